@@ -1,0 +1,1565 @@
+/*
+ * vmem.c -- the vmem resource allocator.
+ *
+ * Theory of operation
+ * -------------------
+ * An arena manages integer ranges ("addresses") in units of its quantum.
+ * Ranges enter the arena as spans, from vmem_add() or from an import
+ * callback, and every span is tiled exactly by segments, each free or busy.
+ * Spans and segments are described by boundary tags (struct bt) kept on one
+ * list in address order, a span's tag immediately before its segments.
+ *
+ * Free segments are also on segregated free lists indexed by size class
+ * (see vmem_impl.h), with a bitmap of the non-empty lists.  Instant fit
+ * (M_FIRSTFIT) finds the first non-empty list whose every member is big
+ * enough with one bit scan and takes its head: O(1) whatever the number of
+ * free segments.  Best fit scans the first list holding any fitting segment
+ * for its smallest member.  Next fit walks the segment list from a rotor.
+ * Top-down walks the segment list backwards from the highest address.
+ *
+ * Busy segments are also in a hash keyed by start address, so a free finds
+ * its tag in O(1).  The table doubles when there are more than two busy
+ * segments per bucket and halves when there are fewer than one per eight
+ * buckets; the rehash runs inside the allocating or freeing call, so its
+ * cost is amortized over the operations that made it necessary.
+ *
+ * A free coalesces the segment with free neighbours inside its span.  A span
+ * whose segments all became free is given back to its source when the arena
+ * has a release callback.  When it has an import callback but no release
+ * callback, imported spans can never be given back, so an import that lands
+ * next to an earlier one extends that span instead of starting a new one
+ * (FreeBSD's rule): free space then coalesces across import boundaries.
+ *
+ * Metadata: tags come from slabs of BT_PER_SLAB, kept on a per-arena idle
+ * list.  Every allocation first makes sure the idle list holds the tags its
+ * worst case needs (two for a split, two more for an import), so once it has
+ * found space it cannot fail for lack of metadata.
+ *
+ * Locking: one mutex per arena guards everything in struct vmem_arena.  It
+ * is dropped around the import, release, reclaim and misuse callbacks, which
+ * may therefore call into other arenas (or this one, for reclaim).  M_WAITOK
+ * sleepers wait on the arena's condition variable; frees, spans added,
+ * imports and limit changes wake them.
+ *
+ * Misuse (double free, unknown address, wrong size, overlapping spans, leaks
+ * at destroy) is detected in every build and reported through the arena's
+ * misuse handler with the lock dropped; when the handler returns, the call
+ * has had no effect.
+ */
+#include "kvmem_config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "vmem_impl.h"
+
+_Static_assert(sizeof(struct vmem_arena) <= sizeof(vmem_t),
+    "VMEM_STORAGE_SIZE too small for struct vmem_arena");
+_Static_assert(sizeof(struct bt) <= 64, "boundary tag grew past 64 bytes");
+
+#define VM(v)	((struct vmem_arena *)(void *)(v))
+#define VT(a)	((vmem_t *)(void *)(a))
+
+/* Tags an allocation may consume: a split makes at most two. */
+#define BT_NEED_ALLOC	2
+/* A span insertion makes at most two (span tag and its free segment). */
+#define BT_NEED_SPAN	2
+
+#define FIT_MASK	(M_FIRSTFIT | M_BESTFIT | M_NEXTFIT)
+
+static atomic_long live_arenas;
+static atomic_long live_slabs;
+
+long
+vmem__live_arenas(void)
+{
+	return atomic_load(&live_arenas);
+}
+
+long
+vmem__live_slabs(void)
+{
+	return atomic_load(&live_slabs);
+}
+
+/* ======================================================================
+ * Misuse reporting
+ * ====================================================================== */
+
+static pthread_mutex_t default_handler_lock = PTHREAD_MUTEX_INITIALIZER;
+static vmem_misuse_fn *default_handler_fn;
+static void *default_handler_arg;
+
+const char *
+vmem_misuse_name(enum vmem_misuse kind)
+{
+	switch (kind) {
+	case VMEM_MISUSE_DOUBLE_FREE:	return "double free";
+	case VMEM_MISUSE_UNKNOWN_FREE:	return "free of unallocated address";
+	case VMEM_MISUSE_SIZE_MISMATCH:	return "free with wrong size";
+	case VMEM_MISUSE_ADD_OVERLAP:	return "overlapping span";
+	case VMEM_MISUSE_LEAK:		return "leak at destroy";
+	case VMEM_MISUSE_BAD_ARG:	return "bad argument";
+	}
+	return "unknown misuse";
+}
+
+void
+vmem_set_misuse_handler(vmem_t *v, vmem_misuse_fn *fn, void *arg)
+{
+	if (v == NULL) {
+		pthread_mutex_lock(&default_handler_lock);
+		default_handler_fn = fn;
+		default_handler_arg = arg;
+		pthread_mutex_unlock(&default_handler_lock);
+		return;
+	}
+	struct vmem_arena *vm = VM(v);
+	pthread_mutex_lock(&vm->lock);
+	vm->misuse_fn = fn;
+	vm->misuse_arg = arg;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * Report a misuse of arena vm.  The caller must not hold the arena lock.
+ * Formats "vmem 'NAME': <what>" and hands it to the arena's handler, the
+ * process default, or prints it and aborts.
+ */
+static void __attribute__((format(printf, 5, 6)))
+misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
+    vmem_size_t size, const char *fmt, ...)
+{
+	char msg[320];
+	int n = snprintf(msg, sizeof(msg), "vmem '%s': ", vm->name);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_lock(&vm->lock);
+	vm->st_misuses++;
+	vmem_misuse_fn *fn = vm->misuse_fn;
+	void *arg = vm->misuse_arg;
+	pthread_mutex_unlock(&vm->lock);
+	if (fn == NULL) {
+		pthread_mutex_lock(&default_handler_lock);
+		fn = default_handler_fn;
+		arg = default_handler_arg;
+		pthread_mutex_unlock(&default_handler_lock);
+	}
+	if (fn != NULL) {
+		fn(arg, VT(vm), kind, addr, size, msg);
+		return;
+	}
+	fprintf(stderr, "kvmem: %s\n", msg);
+	fflush(stderr);
+	abort();
+}
+
+/* Always-on check that v points at a live arena. */
+static inline struct vmem_arena *
+arena(vmem_t *v, const char *call)
+{
+	struct vmem_arena *vm = VM(v);
+	if (KVMEM_UNLIKELY(v == NULL || vm->magic != VMEM_MAGIC))
+		KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
+	return vm;
+}
+
+/* ======================================================================
+ * Boundary tag reserve
+ * ====================================================================== */
+
+/*
+ * Make sure at least `need` idle tags are in the reserve, allocating slabs
+ * as required.  Lock held.  Returns 0 or ENOMEM (the reserve is unchanged
+ * apart from whole slabs added).
+ */
+static int
+bt_reserve(struct vmem_arena *vm, unsigned need)
+{
+	while (vm->nbt_idle < need) {
+		struct bt_slab *s = malloc(sizeof(*s));
+		if (s == NULL)
+			return ENOMEM;
+		s->next = vm->slabs;
+		vm->slabs = s;
+		for (int i = 0; i < BT_PER_SLAB; i++) {
+			s->tags[i].q_next = vm->bt_idle;
+			s->tags[i].type = BT_NONE;
+			vm->bt_idle = &s->tags[i];
+		}
+		vm->nbt_idle += BT_PER_SLAB;
+		vm->nbt_total += BT_PER_SLAB;
+		atomic_fetch_add(&live_slabs, 1);
+	}
+	return 0;
+}
+
+static inline struct bt *
+bt_get(struct vmem_arena *vm)
+{
+	struct bt *bt = vm->bt_idle;
+	KVMEM_ASSERT_ALWAYS(bt != NULL);
+	vm->bt_idle = bt->q_next;
+	vm->nbt_idle--;
+	return bt;
+}
+
+static inline void
+bt_put(struct vmem_arena *vm, struct bt *bt)
+{
+	bt->type = BT_NONE;
+	bt->q_next = vm->bt_idle;
+	vm->bt_idle = bt;
+	vm->nbt_idle++;
+}
+
+/* ======================================================================
+ * Segment list
+ * ====================================================================== */
+
+static inline void
+seg_insert_after(struct bt *pos, struct bt *bt)
+{
+	bt->seg_prev = pos;
+	bt->seg_next = pos->seg_next;
+	pos->seg_next->seg_prev = bt;
+	pos->seg_next = bt;
+}
+
+static inline void
+seg_remove(struct vmem_arena *vm, struct bt *bt)
+{
+	if (vm->rotor == bt)
+		vm->rotor = bt->seg_next;
+	bt->seg_prev->seg_next = bt->seg_next;
+	bt->seg_next->seg_prev = bt->seg_prev;
+}
+
+static inline vmem_addr_t
+bt_last(const struct bt *bt)
+{
+	return bt->start + (bt->size - 1);
+}
+
+/* ======================================================================
+ * Free lists
+ * ====================================================================== */
+
+static inline unsigned
+log2_floor(vmem_size_t x)
+{
+	return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
+}
+
+/* The list a free segment of q quanta lives on. */
+unsigned
+vmem__fl_index(vmem_size_t q)
+{
+	if (q <= VMEM_FL_EXACT)
+		return (unsigned)(q - 1);
+	unsigned k = log2_floor(q);
+	unsigned sub = (unsigned)(q >> (k - VMEM_FL_SUB_BITS)) &
+	    ((1u << VMEM_FL_SUB_BITS) - 1);
+	return VMEM_FL_EXACT + ((k - 4) << VMEM_FL_SUB_BITS) + sub;
+}
+
+/* The first list all of whose members hold at least q quanta. */
+unsigned
+vmem__fl_index_instant(vmem_size_t q)
+{
+	unsigned i = vmem__fl_index(q);
+	if (q > VMEM_FL_EXACT) {
+		unsigned k = log2_floor(q);
+		if (q & (((vmem_size_t)1 << (k - VMEM_FL_SUB_BITS)) - 1))
+			i++;
+	}
+	return i;
+}
+
+static inline void
+fl_insert(struct vmem_arena *vm, struct bt *bt)
+{
+	unsigned i = vmem__fl_index(bt->size >> vm->quantum_shift);
+	struct bt **head = &vm->freelist[i];
+	bt->fl = (uint16_t)i;
+	bt->q_next = *head;
+	if (*head != NULL)
+		(*head)->q_pprev = &bt->q_next;
+	*head = bt;
+	bt->q_pprev = head;
+	vm->fl_bitmap[i >> 6] |= 1ull << (i & 63);
+	vm->nfree++;
+}
+
+static inline void
+fl_remove(struct vmem_arena *vm, struct bt *bt)
+{
+	*bt->q_pprev = bt->q_next;
+	if (bt->q_next != NULL)
+		bt->q_next->q_pprev = bt->q_pprev;
+	if (vm->freelist[bt->fl] == NULL)
+		vm->fl_bitmap[bt->fl >> 6] &= ~(1ull << (bt->fl & 63));
+	vm->nfree--;
+}
+
+/* A free segment changed size: move it to its new list if the class moved. */
+static inline void
+fl_resize(struct vmem_arena *vm, struct bt *bt)
+{
+	if (vmem__fl_index(bt->size >> vm->quantum_shift) != bt->fl) {
+		fl_remove(vm, bt);
+		fl_insert(vm, bt);
+	}
+}
+
+/* The first non-empty list at index >= from, or -1. */
+static inline int
+fl_find(const struct vmem_arena *vm, unsigned from)
+{
+	if (from >= VMEM_NFREELIST)
+		return -1;
+	unsigned w = from >> 6;
+	uint64_t bits = vm->fl_bitmap[w] & (~0ull << (from & 63));
+	for (;;) {
+		if (bits != 0)
+			return (int)((w << 6) + (unsigned)__builtin_ctzll(bits));
+		if (++w >= VMEM_FL_WORDS)
+			return -1;
+		bits = vm->fl_bitmap[w];
+	}
+}
+
+/* ======================================================================
+ * Busy-segment hash
+ * ====================================================================== */
+
+static inline size_t
+hash_index(const struct vmem_arena *vm, vmem_addr_t addr, unsigned bits)
+{
+	uint64_t h = (uint64_t)(addr >> vm->quantum_shift) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> (64 - bits));
+}
+
+/*
+ * Rebuild the hash with 2^bits buckets.  Lock held.  On allocation failure
+ * the old table stays (it is only slower), so this cannot fail.
+ */
+static void
+hash_rebuild(struct vmem_arena *vm, unsigned bits)
+{
+	size_t n = (size_t)1 << bits;
+	struct bt **tab = bits == VMEM_HASH_MIN_BITS ? vm->hash_small :
+	    calloc(n, sizeof(*tab));
+	if (tab == NULL)
+		return;
+	if (tab == vm->hash_small)
+		memset(tab, 0, sizeof(vm->hash_small));
+	size_t old_n = (size_t)1 << vm->hash_bits;
+	struct bt **old = vm->hash;
+	/* Drain every chain into one list, then rehash into the new table
+	 * (old and new never share storage: their sizes differ). */
+	struct bt *all = NULL;
+	for (size_t i = 0; i < old_n; i++) {
+		struct bt *bt = old[i];
+		while (bt != NULL) {
+			struct bt *next = bt->q_next;
+			bt->q_next = all;
+			all = bt;
+			bt = next;
+		}
+		old[i] = NULL;
+	}
+	while (all != NULL) {
+		struct bt *next = all->q_next;
+		size_t i = hash_index(vm, all->start, bits);
+		all->q_next = tab[i];
+		tab[i] = all;
+		all = next;
+	}
+	if (old != vm->hash_small)
+		free(old);
+	vm->hash = tab;
+	vm->hash_bits = bits;
+	vm->st_hash_resizes++;
+}
+
+static inline void
+hash_insert(struct vmem_arena *vm, struct bt *bt)
+{
+	size_t i = hash_index(vm, bt->start, vm->hash_bits);
+	bt->q_next = vm->hash[i];
+	vm->hash[i] = bt;
+	vm->nbusy++;
+	if (KVMEM_UNLIKELY(vm->nbusy > ((uint64_t)2 << vm->hash_bits)) &&
+	    vm->hash_bits < 62)
+		hash_rebuild(vm, vm->hash_bits + 1);
+}
+
+/* The link pointing at the busy tag starting at addr, or NULL. */
+static inline struct bt **
+hash_find(struct vmem_arena *vm, vmem_addr_t addr)
+{
+	struct bt **pp = &vm->hash[hash_index(vm, addr, vm->hash_bits)];
+	while (*pp != NULL) {
+		if ((*pp)->start == addr)
+			return pp;
+		pp = &(*pp)->q_next;
+	}
+	return NULL;
+}
+
+static inline void
+hash_remove(struct vmem_arena *vm, struct bt **pp)
+{
+	*pp = (*pp)->q_next;
+	vm->nbusy--;
+	if (KVMEM_UNLIKELY(vm->hash_bits > VMEM_HASH_MIN_BITS &&
+	    vm->nbusy < ((uint64_t)1 << vm->hash_bits) / 8))
+		hash_rebuild(vm, vm->hash_bits - 1);
+}
+
+/* ======================================================================
+ * Placement: where a request fits inside a free range
+ * ====================================================================== */
+
+/* A validated request. */
+struct req {
+	vmem_size_t	size;		/* rounded to the quantum */
+	vmem_size_t	align;		/* power of two >= quantum */
+	vmem_size_t	phase;
+	vmem_size_t	nocross;	/* 0 or power of two >= size */
+	vmem_addr_t	minaddr;
+	vmem_addr_t	maxaddr;	/* inclusive */
+	int		flags;
+	bool		simple;		/* no constraint beyond the size */
+	bool		topdown;
+	bool		exact;		/* vmem_xalloc_addr */
+};
+
+/* Smallest a >= x with a % align == phase; false on overflow. */
+static inline bool
+align_up(vmem_addr_t x, vmem_size_t align, vmem_size_t phase, vmem_addr_t *out)
+{
+	vmem_addr_t a = (x & ~(vmem_addr_t)(align - 1)) + phase;
+	if (a < x) {
+		if (a > VMEM_ADDR_MAX - align)
+			return false;
+		a += align;
+	}
+	*out = a;
+	return true;
+}
+
+/* Largest a <= x with a % align == phase; false if there is none. */
+static inline bool
+align_down(vmem_addr_t x, vmem_size_t align, vmem_size_t phase, vmem_addr_t *out)
+{
+	vmem_addr_t base = x & ~(vmem_addr_t)(align - 1);
+	vmem_addr_t a = base + phase;
+	if (a > x) {
+		if (base < align)
+			return false;
+		a -= align;
+	}
+	*out = a;
+	return true;
+}
+
+static inline bool
+crosses(vmem_addr_t a, vmem_size_t size, vmem_size_t nocross)
+{
+	return ((a ^ (a + (size - 1))) & ~(vmem_addr_t)(nocross - 1)) != 0;
+}
+
+/*
+ * Find a placement of the request inside [first, last] (inclusive).
+ * Bottom-up gives the lowest valid address, top-down the highest.
+ */
+static bool
+fit(const struct req *r, vmem_addr_t first, vmem_addr_t last, vmem_addr_t *out)
+{
+	vmem_addr_t lo = first > r->minaddr ? first : r->minaddr;
+	vmem_addr_t hi = last < r->maxaddr ? last : r->maxaddr;
+	if (lo > hi || hi - lo < r->size - 1)
+		return false;
+	vmem_addr_t top = hi - (r->size - 1);	/* highest allowed start */
+	vmem_addr_t a;
+
+	if (!r->topdown) {
+		if (!align_up(lo, r->align, r->phase, &a) || a > top)
+			return false;
+		if (r->nocross != 0 && crosses(a, r->size, r->nocross)) {
+			/* Move to the next window; validation guarantees the
+			 * first candidate there does not cross. */
+			vmem_addr_t wlast = a | (vmem_addr_t)(r->nocross - 1);
+			if (wlast == VMEM_ADDR_MAX ||
+			    !align_up(wlast + 1, r->align, r->phase, &a) || a > top)
+				return false;
+		}
+	} else {
+		if (!align_down(top, r->align, r->phase, &a) || a < lo)
+			return false;
+		if (r->nocross != 0 && crosses(a, r->size, r->nocross)) {
+			vmem_addr_t b = (a + (r->size - 1)) &
+			    ~(vmem_addr_t)(r->nocross - 1);
+			if (b < r->size ||
+			    !align_down(b - r->size, r->align, r->phase, &a) || a < lo)
+				return false;
+		}
+	}
+	*out = a;
+	return true;
+}
+
+static inline bool
+fit_bt(const struct req *r, const struct bt *bt, vmem_addr_t *out)
+{
+	if (r->simple) {
+		/* Quantum-aligned segment, no constraint: the start fits. */
+		*out = bt->start;
+		return bt->size >= r->size;
+	}
+	return fit(r, bt->start, bt_last(bt), out);
+}
+
+/* ======================================================================
+ * Segment selection, one function per strategy.  Lock held.
+ * ====================================================================== */
+
+/*
+ * Smallest fitting free segment among lists [from, to).  Lists are ordered
+ * by size, so the first list holding any fit holds the best one.
+ */
+static struct bt *
+find_best(struct vmem_arena *vm, const struct req *r, unsigned from,
+    unsigned to, vmem_addr_t *addrp)
+{
+	for (int i = fl_find(vm, from); i >= 0 && (unsigned)i < to;
+	    i = fl_find(vm, (unsigned)i + 1)) {
+		struct bt *best = NULL;
+		vmem_addr_t best_addr = 0, a;
+		for (struct bt *bt = vm->freelist[i]; bt != NULL; bt = bt->q_next) {
+			if (best != NULL && bt->size >= best->size)
+				continue;
+			if (fit_bt(r, bt, &a)) {
+				best = bt;
+				best_addr = a;
+				if (i < VMEM_FL_EXACT || bt->size == r->size)
+					break;
+			}
+		}
+		if (best != NULL) {
+			*addrp = best_addr;
+			return best;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Instant fit: the head of the first list whose members are all big enough
+ * (big enough for any alignment, when aligned).  Failing that, a best-fit
+ * search of the lists that may hold big-enough segments.
+ */
+static struct bt *
+find_instant(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
+{
+	vmem_size_t q = r->size >> vm->quantum_shift;
+	vmem_size_t qneed = q;
+	if (r->align > vm->quantum) {
+		vmem_size_t extra = (r->align - vm->quantum) >> vm->quantum_shift;
+		qneed = q > (vmem_size_t)-1 - extra ? (vmem_size_t)-1 : q + extra;
+	}
+	unsigned start = vmem__fl_index_instant(qneed);
+	vmem_addr_t a;
+	for (int i = fl_find(vm, start); i >= 0; i = fl_find(vm, (unsigned)i + 1)) {
+		for (struct bt *bt = vm->freelist[i]; bt != NULL; bt = bt->q_next) {
+			if (fit_bt(r, bt, &a)) {
+				*addrp = a;
+				return bt;
+			}
+		}
+	}
+	return find_best(vm, r, vmem__fl_index(q), start, addrp);
+}
+
+/* Next fit: the first fitting free segment at or after the rotor. */
+static struct bt *
+find_next(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
+{
+	struct bt *stop = vm->rotor, *bt = stop;
+	do {
+		if (bt->type == BT_FREE && fit_bt(r, bt, addrp))
+			return bt;
+		bt = bt->seg_next;
+	} while (bt != stop);
+	return NULL;
+}
+
+/* Top-down: the highest fitting free segment. */
+static struct bt *
+find_topdown(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
+{
+	for (struct bt *bt = vm->seg_head.seg_prev; bt != &vm->seg_head;
+	    bt = bt->seg_prev) {
+		if (bt->type != BT_FREE)
+			continue;
+		if (bt_last(bt) < r->minaddr)
+			break;	/* everything further down is lower still */
+		if (fit(r, bt->start, bt_last(bt), addrp))
+			return bt;
+	}
+	return NULL;
+}
+
+/* The span tag of the span containing addr, or NULL. */
+static struct bt *
+span_find(struct vmem_arena *vm, vmem_addr_t addr)
+{
+	for (struct bt *s = vm->span_list; s != NULL && s->start <= addr;
+	    s = s->q_next) {
+		if (addr <= bt_last(s))
+			return s;
+	}
+	return NULL;
+}
+
+/* The segment (free or busy) containing addr, or NULL. */
+static struct bt *
+seg_find(struct vmem_arena *vm, vmem_addr_t addr)
+{
+	struct bt *s = span_find(vm, addr);
+	if (s == NULL)
+		return NULL;
+	for (struct bt *bt = s->seg_next; bt != &vm->seg_head &&
+	    bt->type != BT_SPAN; bt = bt->seg_next) {
+		if (bt->start <= addr && addr <= bt_last(bt))
+			return bt;
+	}
+	return NULL;
+}
+
+/* Exact placement: the free segment holding [minaddr, maxaddr]. */
+static struct bt *
+find_exact(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
+{
+	struct bt *bt = seg_find(vm, r->minaddr);
+	if (bt == NULL || bt->type != BT_FREE || bt_last(bt) < r->maxaddr)
+		return NULL;
+	*addrp = r->minaddr;
+	return bt;
+}
+
+static inline struct bt *
+find(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
+{
+	if (r->exact)
+		return find_exact(vm, r, addrp);
+	if (r->topdown)
+		return find_topdown(vm, r, addrp);
+	switch (r->flags & FIT_MASK) {
+	case M_BESTFIT:
+		return find_best(vm, r, vmem__fl_index(r->size >> vm->quantum_shift),
+		    VMEM_NFREELIST, addrp);
+	case M_NEXTFIT:
+		return find_next(vm, r, addrp);
+	default:
+		return find_instant(vm, r, addrp);
+	}
+}
+
+/*
+ * Turn [addr, addr + size) of free segment bt into a busy segment.  Lock
+ * held; BT_NEED_ALLOC idle tags reserved.  The remainders stay free (the
+ * original tag is kept for one of them so its list often need not change).
+ * Returns the busy tag.
+ */
+static struct bt *
+seg_carve(struct vmem_arena *vm, struct bt *bt, vmem_addr_t addr, vmem_size_t size)
+{
+	vmem_size_t lead = addr - bt->start;
+	vmem_size_t trail = bt->size - lead - size;
+	struct bt *busy;
+
+	if (lead == 0 && trail == 0) {
+		fl_remove(vm, bt);
+		busy = bt;
+	} else {
+		busy = bt_get(vm);
+		busy->start = addr;
+		busy->size = size;
+		if (lead == 0) {
+			seg_insert_after(bt->seg_prev, busy);
+			bt->start += size;
+			bt->size = trail;
+			fl_resize(vm, bt);
+		} else {
+			seg_insert_after(bt, busy);
+			bt->size = lead;
+			fl_resize(vm, bt);
+			if (trail != 0) {
+				struct bt *t = bt_get(vm);
+				t->type = BT_FREE;
+				t->start = addr + size;
+				t->size = trail;
+				seg_insert_after(busy, t);
+				fl_insert(vm, t);
+			}
+		}
+	}
+	busy->type = BT_BUSY;
+	hash_insert(vm, busy);
+	vm->size_inuse += size;
+	return busy;
+}
+
+/* ======================================================================
+ * Spans
+ * ====================================================================== */
+
+/*
+ * Join span b into span a, which ends right where b starts.  Both are
+ * mergeable.  The free segments meeting at the old boundary coalesce.
+ */
+static void
+span_join(struct vmem_arena *vm, struct bt *a, struct bt *b)
+{
+	struct bt *a_last = b->seg_prev;	/* a's last segment */
+	struct bt *b_first = b->seg_next;	/* b's first segment */
+
+	a->size += b->size;
+	a->q_next = b->q_next;
+	if (b->q_next != NULL)
+		b->q_next->q_pprev = &a->q_next;
+	seg_remove(vm, b);
+	bt_put(vm, b);
+	vm->nspans--;
+
+	if (a_last->type == BT_FREE && b_first->type == BT_FREE) {
+		a_last->size += b_first->size;
+		fl_remove(vm, b_first);
+		seg_remove(vm, b_first);
+		bt_put(vm, b_first);
+		fl_resize(vm, a_last);
+	}
+}
+
+/*
+ * Add the span [addr, addr + size) with the given BT_SPAN_* flags.  Lock
+ * held; BT_NEED_SPAN idle tags reserved; arguments validated.  Returns 0
+ * with *clash set to the new span tag (meaningful only if not mergeable),
+ * or EEXIST (nothing changed) with *clash set to the overlapping span.
+ */
+static int
+span_add(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size,
+    uint8_t flags, struct bt **clash)
+{
+	vmem_addr_t last = addr + (size - 1);
+	struct bt **link = &vm->span_list, *prev = NULL;
+	while (*link != NULL && (*link)->start <= last) {
+		if (bt_last(*link) >= addr) {
+			*clash = *link;
+			return EEXIST;
+		}
+		prev = *link;
+		link = &(*link)->q_next;
+	}
+	struct bt *next = *link;
+
+	struct bt *s = bt_get(vm);
+	s->type = BT_SPAN;
+	s->span_flags = flags;
+	s->start = addr;
+	s->size = size;
+	s->q_next = next;
+	s->q_pprev = link;
+	if (next != NULL)
+		next->q_pprev = &s->q_next;
+	*link = s;
+
+	struct bt *f = bt_get(vm);
+	f->type = BT_FREE;
+	f->start = addr;
+	f->size = size;
+	seg_insert_after((next != NULL ? next : &vm->seg_head)->seg_prev, s);
+	seg_insert_after(s, f);
+	fl_insert(vm, f);
+
+	vm->nspans++;
+	vm->size_total += size;
+	if (flags & BT_SPAN_IMPORTED)
+		vm->size_imported += size;
+	*clash = s;	/* on success: the new span (until it merges) */
+
+	if (flags & BT_SPAN_MERGEABLE) {
+		if (next != NULL && (next->span_flags & BT_SPAN_MERGEABLE) &&
+		    next->start == last + 1)
+			span_join(vm, s, next);
+		if (prev != NULL && (prev->span_flags & BT_SPAN_MERGEABLE) &&
+		    bt_last(prev) + 1 == addr)
+			span_join(vm, prev, s);
+	}
+	return 0;
+}
+
+/*
+ * Unlink span s, whose single free segment f covers it entirely.  Lock
+ * held.  The caller gives the range back to the source after unlocking.
+ */
+static void
+span_remove(struct vmem_arena *vm, struct bt *s, struct bt *f)
+{
+	fl_remove(vm, f);
+	seg_remove(vm, f);
+	bt_put(vm, f);
+	*s->q_pprev = s->q_next;
+	if (s->q_next != NULL)
+		s->q_next->q_pprev = s->q_pprev;
+	seg_remove(vm, s);
+	vm->nspans--;
+	vm->size_total -= s->size;
+	if (s->span_flags & BT_SPAN_IMPORTED)
+		vm->size_imported -= s->size;
+	bt_put(vm, s);
+}
+
+static inline void
+wake_sleepers(struct vmem_arena *vm)
+{
+	if (vm->nwaiters != 0)
+		pthread_cond_broadcast(&vm->cv);
+}
+
+/* ======================================================================
+ * Creation and destruction
+ * ====================================================================== */
+
+static bool
+is_pow2(vmem_size_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static int
+check_range(const struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size)
+{
+	if (size == 0 || (addr & vm->quantum_mask) != 0 ||
+	    (size & vm->quantum_mask) != 0 || size - 1 > VMEM_ADDR_MAX - addr)
+		return EINVAL;
+	return 0;
+}
+
+vmem_t *
+vmem_init(vmem_t *v, const char *name, vmem_addr_t base, vmem_size_t size,
+    vmem_size_t quantum, vmem_size_t qcache_max, int flags)
+{
+	(void)flags;
+	if (v == NULL || !is_pow2(quantum) || (base & (quantum - 1)) != 0 ||
+	    (size & (quantum - 1)) != 0 ||
+	    (size != 0 && size - 1 > VMEM_ADDR_MAX - base)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct vmem_arena *vm = VM(v);
+	memset(vm, 0, sizeof(*vm));
+	snprintf(vm->name, sizeof(vm->name), "%s", name != NULL ? name : "(anon)");
+	vm->quantum = quantum;
+	vm->quantum_mask = quantum - 1;
+	vm->quantum_shift = log2_floor(quantum);
+	vm->qcache_max = qcache_max;
+	vm->import_quantum = quantum;
+	if (pthread_mutex_init(&vm->lock, NULL) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (pthread_cond_init(&vm->cv, NULL) != 0) {
+		pthread_mutex_destroy(&vm->lock);
+		errno = ENOMEM;
+		return NULL;
+	}
+	vm->seg_head.seg_next = vm->seg_head.seg_prev = &vm->seg_head;
+	vm->seg_head.type = BT_NONE;
+	vm->rotor = &vm->seg_head;
+	vm->hash = vm->hash_small;
+	vm->hash_bits = VMEM_HASH_MIN_BITS;
+	vm->magic = VMEM_MAGIC;
+	atomic_fetch_add(&live_arenas, 1);
+
+	if (size != 0) {
+		struct bt *clash;
+		if (bt_reserve(vm, BT_NEED_SPAN) != 0 ||
+		    span_add(vm, base, size, 0, &clash) != 0) {
+			vmem_destroy(v);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return v;
+}
+
+vmem_t *
+vmem_create(const char *name, vmem_addr_t base, vmem_size_t size,
+    vmem_size_t quantum, vmem_size_t qcache_max, int flags)
+{
+	struct vmem_arena *vm = malloc(sizeof(*vm));
+	if (vm == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (vmem_init(VT(vm), name, base, size, quantum, qcache_max, flags) == NULL) {
+		int e = errno;
+		free(vm);
+		errno = e;
+		return NULL;
+	}
+	vm->heap_allocated = true;
+	return VT(vm);
+}
+
+void
+vmem_destroy(vmem_t *v)
+{
+	struct vmem_arena *vm = arena(v, "vmem_destroy");
+
+	uint64_t nleak = 0;
+	vmem_size_t leaked = 0;
+	vmem_addr_t first_leak = 0;
+	pthread_mutex_lock(&vm->lock);
+	KVMEM_ASSERT_ALWAYS(vm->nwaiters == 0);
+	for (struct bt *bt = vm->seg_head.seg_next; bt != &vm->seg_head;
+	    bt = bt->seg_next) {
+		if (bt->type == BT_BUSY) {
+			if (nleak++ == 0)
+				first_leak = bt->start;
+			leaked += bt->size;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (nleak != 0)
+		misuse(vm, VMEM_MISUSE_LEAK, first_leak, leaked,
+		    "destroyed with %" PRIu64 " live allocation%s (%zu bytes), "
+		    "first at 0x%" PRIxPTR " (vmem_destroy)", nleak,
+		    nleak == 1 ? "" : "s", leaked, first_leak);
+
+	/* Give releasable spans back, whatever is still allocated in them. */
+	for (struct bt *s = vm->span_list; s != NULL; s = s->q_next) {
+		if ((s->span_flags & BT_SPAN_RELEASABLE) && vm->releasefn != NULL)
+			vm->releasefn(vm->import_arg, s->start, s->size);
+	}
+
+	if (vm->hash != vm->hash_small)
+		free(vm->hash);
+	while (vm->slabs != NULL) {
+		struct bt_slab *s = vm->slabs;
+		vm->slabs = s->next;
+		free(s);
+		atomic_fetch_sub(&live_slabs, 1);
+	}
+	pthread_cond_destroy(&vm->cv);
+	pthread_mutex_destroy(&vm->lock);
+	vm->magic = 0;
+	atomic_fetch_sub(&live_arenas, 1);
+	if (vm->heap_allocated)
+		free(vm);
+}
+
+/* ======================================================================
+ * Configuration
+ * ====================================================================== */
+
+static void
+set_import(struct vmem_arena *vm, vmem_import_t *importfn,
+    vmem_ximport_t *ximportfn, vmem_release_t *releasefn, void *arg,
+    vmem_size_t import_quantum)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->importfn = importfn;
+	vm->ximportfn = ximportfn;
+	vm->releasefn = releasefn;
+	vm->import_arg = arg;
+	if (import_quantum < vm->quantum)
+		import_quantum = vm->quantum;
+	vm->import_quantum = (import_quantum + vm->quantum_mask) & ~vm->quantum_mask;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void
+vmem_set_import(vmem_t *v, vmem_import_t *importfn, vmem_release_t *releasefn,
+    void *arg, vmem_size_t import_quantum)
+{
+	set_import(arena(v, "vmem_set_import"), importfn, NULL, releasefn, arg,
+	    import_quantum);
+}
+
+void
+vmem_set_ximport(vmem_t *v, vmem_ximport_t *importfn, vmem_release_t *releasefn,
+    void *arg, vmem_size_t import_quantum)
+{
+	set_import(arena(v, "vmem_set_ximport"), NULL, importfn, releasefn, arg,
+	    import_quantum);
+}
+
+void
+vmem_set_source(vmem_t *child, vmem_t *parent, vmem_size_t import_quantum)
+{
+	(void)arena(parent, "vmem_set_source");
+	set_import(arena(child, "vmem_set_source"), NULL, vmem_ximport_from_arena,
+	    vmem_release_to_arena, parent, import_quantum);
+}
+
+void
+vmem_set_limit(vmem_t *v, vmem_size_t limit)
+{
+	struct vmem_arena *vm = arena(v, "vmem_set_limit");
+	pthread_mutex_lock(&vm->lock);
+	vm->limit = limit;
+	wake_sleepers(vm);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void
+vmem_set_reclaim(vmem_t *v, vmem_reclaim_t *reclaimfn)
+{
+	struct vmem_arena *vm = arena(v, "vmem_set_reclaim");
+	pthread_mutex_lock(&vm->lock);
+	vm->reclaimfn = reclaimfn;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* ======================================================================
+ * Import from a parent arena (vmem_set_source)
+ * ====================================================================== */
+
+/*
+ * Import from the parent arena `arg`.  The allocation will be placed at
+ * the start of the region, so the region itself carries the alignment,
+ * phase and lower bound; only its first `size` bytes must respect maxaddr
+ * and nocross.  Tries the suggested (import-quantum) size first, then the
+ * bare size.
+ */
+int
+vmem_ximport_from_arena(void *arg, vmem_size_t size, vmem_size_t align,
+    vmem_size_t phase, vmem_size_t nocross, vmem_addr_t minaddr,
+    vmem_addr_t maxaddr, int flags, vmem_addr_t *addrp, vmem_size_t *sizep)
+{
+	vmem_t *parent = arg;
+	vmem_size_t want = nocross != 0 ? size : *sizep;
+	int pflags = (flags & (M_NOWAIT | M_WAITOK | M_NORECLAIM)) | M_BESTFIT;
+	int error;
+
+	for (;;) {
+		vmem_size_t slack = want - size;
+		vmem_addr_t pmax = VMEM_ADDR_MAX - maxaddr < slack ?
+		    VMEM_ADDR_MAX : maxaddr + slack;
+		error = vmem_xalloc(parent, want, align, phase,
+		    want == size ? nocross : 0, minaddr, pmax,
+		    want == size ? pflags : (pflags & ~M_WAITOK) | M_NOWAIT, addrp);
+		if (error == 0) {
+			*sizep = vmem_roundup_size(parent, want);
+			return 0;
+		}
+		if (want == size)
+			return error;
+		want = size;
+	}
+}
+
+void
+vmem_release_to_arena(void *arg, vmem_addr_t addr, vmem_size_t size)
+{
+	vmem_xfree(arg, addr, size);
+}
+
+/* ======================================================================
+ * Allocation
+ * ====================================================================== */
+
+/*
+ * Validate a vmem_xalloc() request into *r.  Returns 0 or EINVAL when no
+ * arena state could ever satisfy it.
+ */
+static int
+req_init(const struct vmem_arena *vm, struct req *r, vmem_size_t size,
+    vmem_size_t align, vmem_size_t phase, vmem_size_t nocross,
+    vmem_addr_t minaddr, vmem_addr_t maxaddr, int flags)
+{
+	int fitflags = flags & FIT_MASK;
+	if ((fitflags & (fitflags - 1)) != 0 ||
+	    (flags & (M_NOWAIT | M_WAITOK)) == (M_NOWAIT | M_WAITOK))
+		return EINVAL;
+	if (size == 0 || size > VMEM_ADDR_MAX - vm->quantum_mask)
+		return EINVAL;
+	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
+	if (align != 0 && !is_pow2(align))
+		return EINVAL;
+	if (align < vm->quantum)
+		align = vm->quantum;
+	if (phase >= align || (phase & vm->quantum_mask) != 0)
+		return EINVAL;
+	if (nocross != 0 && (!is_pow2(nocross) || nocross < size ||
+	    (phase & (nocross - 1)) + size > nocross))
+		return EINVAL;
+	if (minaddr > maxaddr || size - 1 > maxaddr - minaddr)
+		return EINVAL;
+
+	r->size = size;
+	r->align = align;
+	r->phase = phase;
+	r->nocross = nocross;
+	r->minaddr = minaddr;
+	r->maxaddr = maxaddr;
+	r->flags = flags;
+	r->topdown = (flags & VMEM_TOPDOWN) != 0;
+	r->exact = false;
+	r->simple = align == vm->quantum && phase == 0 && nocross == 0 &&
+	    minaddr == VMEM_ADDR_MIN && maxaddr == VMEM_ADDR_MAX && !r->topdown;
+	/* A request no range could hold (alignment/phase against bounds). */
+	vmem_addr_t a;
+	if (!r->simple && !fit(r, minaddr, maxaddr, &a))
+		return EINVAL;
+	return 0;
+}
+
+/*
+ * Import a span for request r.  Lock held on entry and exit, dropped
+ * around the callback.  Returns 0 when a span was added; *spanp is then
+ * its tag if it is releasable (such spans never merge), else NULL.
+ */
+static int
+import(struct vmem_arena *vm, const struct req *r, struct bt **spanp)
+{
+	vmem_size_t iq = vm->import_quantum, need = r->size, got;
+	if (vm->ximportfn == NULL) {
+		/* A plain import knows only a size: ask for enough that any
+		 * placement of the region holds an aligned, non-crossing block. */
+		vmem_size_t extra = r->align - vm->quantum;
+		if (r->nocross != 0)
+			extra += r->size + r->align;
+		if (need > VMEM_ADDR_MAX - extra)
+			return ENOMEM;
+		need += extra;
+	}
+	if (need > VMEM_ADDR_MAX - (iq - 1))
+		return ENOMEM;
+	got = (need + iq - 1) / iq * iq;
+	if (vm->limit != 0 && (got > vm->limit || vm->size_total > vm->limit - got)) {
+		vm->st_import_fails++;
+		return ENOMEM;
+	}
+
+	/* Hold back the tags the new span needs while unlocked. */
+	int error = bt_reserve(vm, BT_NEED_SPAN);
+	if (error != 0)
+		return error;
+	struct bt *t1 = bt_get(vm), *t2 = bt_get(vm);
+
+	vmem_import_t *importfn = vm->importfn;
+	vmem_ximport_t *ximportfn = vm->ximportfn;
+	vmem_release_t *releasefn = vm->releasefn;
+	void *arg = vm->import_arg;
+	vmem_addr_t addr = 0;
+	pthread_mutex_unlock(&vm->lock);
+	if (ximportfn != NULL)
+		error = ximportfn(arg, r->size, r->align, r->phase, r->nocross,
+		    r->minaddr, r->maxaddr, r->flags, &addr, &got);
+	else
+		error = importfn(arg, got, r->flags, &addr);
+	pthread_mutex_lock(&vm->lock);
+	bt_put(vm, t2);
+	bt_put(vm, t1);
+	if (error != 0) {
+		vm->st_import_fails++;
+		return error;
+	}
+
+	uint8_t flags = BT_SPAN_IMPORTED |
+	    (releasefn != NULL ? BT_SPAN_RELEASABLE : BT_SPAN_MERGEABLE);
+	struct bt *clash = NULL;
+	error = check_range(vm, addr, got);
+	if (error == 0)
+		error = span_add(vm, addr, got, flags, &clash);
+	if (error != 0) {
+		vm->st_import_fails++;
+		pthread_mutex_unlock(&vm->lock);
+		misuse(vm, VMEM_MISUSE_BAD_ARG, addr, got,
+		    "import callback returned %s range 0x%" PRIxPTR " size %zu",
+		    clash != NULL ? "an overlapping" : "an unaligned", addr, got);
+		pthread_mutex_lock(&vm->lock);
+		return EINVAL;
+	}
+	vm->st_imports++;
+	*spanp = (flags & BT_SPAN_RELEASABLE) ? clash : NULL;
+	wake_sleepers(vm);
+	return 0;
+}
+
+/*
+ * Give span s back to the source if it is entirely free.  Lock held on
+ * entry and exit, dropped around the release callback.
+ */
+static void
+release_if_free(struct vmem_arena *vm, struct bt *s)
+{
+	struct bt *f = s->seg_next;
+	if (f->type != BT_FREE || f->size != s->size)
+		return;
+	vmem_release_t *fn = vm->releasefn;
+	void *arg = vm->import_arg;
+	vmem_addr_t addr = s->start;
+	vmem_size_t size = s->size;
+	span_remove(vm, s, f);
+	vm->st_releases++;
+	pthread_mutex_unlock(&vm->lock);
+	if (fn != NULL)
+		fn(arg, addr, size);
+	pthread_mutex_lock(&vm->lock);
+}
+
+/*
+ * The allocation loop shared by every allocation call: find, else import,
+ * else reclaim, else fail (M_NOWAIT) or sleep and retry.
+ */
+static int
+xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
+{
+	bool can_import = true, reclaimed = false;
+	struct bt *fresh = NULL;
+	vmem_addr_t addr;
+	struct bt *bt;
+
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		if (KVMEM_UNLIKELY(vm->nbt_idle < BT_NEED_ALLOC) &&
+		    bt_reserve(vm, BT_NEED_ALLOC) != 0)
+			break;
+		bt = find(vm, r, &addr);
+		if (KVMEM_LIKELY(bt != NULL)) {
+			struct bt *busy = seg_carve(vm, bt, addr, r->size);
+			if ((r->flags & FIT_MASK) == M_NEXTFIT)
+				vm->rotor = busy->seg_next;
+			vm->st_allocs++;
+			pthread_mutex_unlock(&vm->lock);
+			*addrp = addr;
+			return 0;
+		}
+		if (fresh != NULL) {
+			/* The span just imported (and searched under this same
+			 * lock hold) cannot hold the request: do not hoard it. */
+			release_if_free(vm, fresh);
+			fresh = NULL;
+		}
+		if (can_import && (vm->ximportfn != NULL ||
+		    (vm->importfn != NULL && !r->exact))) {
+			/* One import per round: importing again would not help
+			 * until something changes. */
+			can_import = false;
+			if (import(vm, r, &fresh) == 0)
+				continue;
+		}
+		if (r->exact)
+			break;
+		if (!reclaimed && vm->reclaimfn != NULL &&
+		    (r->flags & M_NORECLAIM) == 0) {
+			vmem_reclaim_t *fn = vm->reclaimfn;
+			vmem_size_t avail = vm->size_total - vm->size_inuse;
+			reclaimed = true;
+			vm->st_reclaims++;
+			pthread_mutex_unlock(&vm->lock);
+			fn(VT(vm), r->flags);
+			pthread_mutex_lock(&vm->lock);
+			if (vm->size_total - vm->size_inuse > avail)
+				continue;
+		}
+		if (r->flags & M_NOWAIT)
+			break;
+		vm->st_sleeps++;
+		vm->nwaiters++;
+		pthread_cond_wait(&vm->cv, &vm->lock);
+		vm->nwaiters--;
+		can_import = true;
+		reclaimed = false;
+	}
+	vm->st_alloc_fails++;
+	pthread_mutex_unlock(&vm->lock);
+	return ENOMEM;
+}
+
+static int
+count_einval(struct vmem_arena *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->st_alloc_einval++;
+	pthread_mutex_unlock(&vm->lock);
+	return EINVAL;
+}
+
+int
+vmem_xalloc(vmem_t *v, vmem_size_t size, vmem_size_t align, vmem_size_t phase,
+    vmem_size_t nocross, vmem_addr_t minaddr, vmem_addr_t maxaddr, int flags,
+    vmem_addr_t *addrp)
+{
+	struct vmem_arena *vm = arena(v, "vmem_xalloc");
+	struct req r;
+	if (req_init(vm, &r, size, align, phase, nocross, minaddr, maxaddr, flags) != 0)
+		return count_einval(vm);
+	return xalloc(vm, &r, addrp);
+}
+
+int
+vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
+{
+	struct vmem_arena *vm = arena(v, "vmem_alloc");
+	struct req r;
+	int fitflags = flags & FIT_MASK;
+	if (KVMEM_UNLIKELY(size == 0 || size > VMEM_ADDR_MAX - vm->quantum_mask ||
+	    (fitflags & (fitflags - 1)) != 0 ||
+	    (flags & (M_NOWAIT | M_WAITOK)) == (M_NOWAIT | M_WAITOK)))
+		return count_einval(vm);
+	r.size = (size + vm->quantum_mask) & ~vm->quantum_mask;
+	r.align = vm->quantum;
+	r.phase = 0;
+	r.nocross = 0;
+	r.minaddr = VMEM_ADDR_MIN;
+	r.maxaddr = VMEM_ADDR_MAX;
+	r.flags = flags;
+	r.topdown = (flags & VMEM_TOPDOWN) != 0;
+	r.simple = !r.topdown;
+	r.exact = false;
+	return xalloc(vm, &r, addrp);
+}
+
+int
+vmem_xalloc_addr(vmem_t *v, vmem_addr_t addr, vmem_size_t size, int flags)
+{
+	struct vmem_arena *vm = arena(v, "vmem_xalloc_addr");
+	if (size == 0 || size > VMEM_ADDR_MAX - vm->quantum_mask)
+		return count_einval(vm);
+	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
+	if ((addr & vm->quantum_mask) != 0 || size - 1 > VMEM_ADDR_MAX - addr)
+		return count_einval(vm);
+	struct req r = {
+		.size = size, .align = vm->quantum, .phase = 0, .nocross = 0,
+		.minaddr = addr, .maxaddr = addr + (size - 1),
+		.flags = (flags & ~(M_WAITOK | FIT_MASK | VMEM_TOPDOWN)) | M_NOWAIT,
+		.simple = false, .topdown = false, .exact = true,
+	};
+	vmem_addr_t got;
+	return xalloc(vm, &r, &got);
+}
+
+/* ======================================================================
+ * Free
+ * ====================================================================== */
+
+/*
+ * Classify a free that found no busy segment at addr, and report it.
+ * Called unlocked.
+ */
+static void
+report_bad_free(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size,
+    const char *call)
+{
+	pthread_mutex_lock(&vm->lock);
+	struct bt *bt = seg_find(vm, addr);
+	bool dbl = bt != NULL && bt->type == BT_FREE;
+	pthread_mutex_unlock(&vm->lock);
+	if (dbl)
+		misuse(vm, VMEM_MISUSE_DOUBLE_FREE, addr, size,
+		    "double free of 0x%" PRIxPTR " size %zu (%s)", addr, size, call);
+	else
+		misuse(vm, VMEM_MISUSE_UNKNOWN_FREE, addr, size,
+		    "free of unallocated address 0x%" PRIxPTR " size %zu (%s)",
+		    addr, size, call);
+}
+
+static void
+xfree(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size, const char *call)
+{
+	vmem_size_t rsize = (size + vm->quantum_mask) & ~vm->quantum_mask;
+	pthread_mutex_lock(&vm->lock);
+	struct bt **pp = hash_find(vm, addr);
+	if (KVMEM_UNLIKELY(pp == NULL)) {
+		pthread_mutex_unlock(&vm->lock);
+		report_bad_free(vm, addr, size, call);
+		return;
+	}
+	struct bt *bt = *pp;
+	if (KVMEM_UNLIKELY(bt->size != rsize)) {
+		vmem_size_t had = bt->size;
+		pthread_mutex_unlock(&vm->lock);
+		misuse(vm, VMEM_MISUSE_SIZE_MISMATCH, addr, size,
+		    "free of 0x%" PRIxPTR " with size %zu, allocated with size %zu (%s)",
+		    addr, size, had, call);
+		return;
+	}
+	hash_remove(vm, pp);
+	vm->size_inuse -= rsize;
+	vm->st_frees++;
+
+	/* Coalesce with the free neighbours inside the span. */
+	struct bt *next = bt->seg_next, *prev = bt->seg_prev;
+	bool listed = false;
+	if (next->type == BT_FREE) {
+		next->start = bt->start;
+		next->size += bt->size;
+		seg_remove(vm, bt);
+		bt_put(vm, bt);
+		bt = next;
+		listed = true;
+	} else {
+		bt->type = BT_FREE;
+	}
+	if (prev->type == BT_FREE) {
+		prev->size += bt->size;
+		if (listed)
+			fl_remove(vm, bt);
+		seg_remove(vm, bt);
+		bt_put(vm, bt);
+		bt = prev;
+		listed = true;
+	}
+	if (listed)
+		fl_resize(vm, bt);
+	else
+		fl_insert(vm, bt);
+
+	/* A releasable span that is now entirely free goes back. */
+	struct bt *s = bt->seg_prev;
+	if (s->type == BT_SPAN && (s->span_flags & BT_SPAN_RELEASABLE) &&
+	    s->size == bt->size) {
+		vmem_release_t *fn = vm->releasefn;
+		void *arg = vm->import_arg;
+		vmem_addr_t saddr = s->start;
+		vmem_size_t ssize = s->size;
+		span_remove(vm, s, bt);
+		vm->st_releases++;
+		wake_sleepers(vm);
+		pthread_mutex_unlock(&vm->lock);
+		if (fn != NULL)
+			fn(arg, saddr, ssize);
+		return;
+	}
+	wake_sleepers(vm);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void
+vmem_xfree(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
+{
+	xfree(arena(v, "vmem_xfree"), addr, size, "vmem_xfree");
+}
+
+void
+vmem_free(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
+{
+	xfree(arena(v, "vmem_free"), addr, size, "vmem_free");
+}
+
+/* ======================================================================
+ * Spans added by the caller
+ * ====================================================================== */
+
+int
+vmem_add(vmem_t *v, vmem_addr_t addr, vmem_size_t size, int flags)
+{
+	struct vmem_arena *vm = arena(v, "vmem_add");
+	(void)flags;
+	if (check_range(vm, addr, size) != 0)
+		return EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	if (bt_reserve(vm, BT_NEED_SPAN) != 0) {
+		pthread_mutex_unlock(&vm->lock);
+		return ENOMEM;
+	}
+	struct bt *clash = NULL;
+	if (span_add(vm, addr, size, 0, &clash) != 0) {
+		vmem_addr_t cs = clash->start;
+		vmem_size_t cz = clash->size;
+		pthread_mutex_unlock(&vm->lock);
+		misuse(vm, VMEM_MISUSE_ADD_OVERLAP, addr, size,
+		    "vmem_add of 0x%" PRIxPTR " size %zu overlaps span 0x%"
+		    PRIxPTR " size %zu", addr, size, cs, cz);
+		return EINVAL;
+	}
+	wake_sleepers(vm);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* ======================================================================
+ * Queries
+ * ====================================================================== */
+
+vmem_size_t
+vmem_roundup_size(vmem_t *v, vmem_size_t size)
+{
+	struct vmem_arena *vm = arena(v, "vmem_roundup_size");
+	return (size + vm->quantum_mask) & ~vm->quantum_mask;
+}
+
+vmem_size_t
+vmem__maxfree_locked(struct vmem_arena *vm)
+{
+	for (int w = VMEM_FL_WORDS - 1; w >= 0; w--) {
+		if (vm->fl_bitmap[w] == 0)
+			continue;
+		int i = w * 64 + 63 - __builtin_clzll(vm->fl_bitmap[w]);
+		vmem_size_t max = 0;
+		for (struct bt *bt = vm->freelist[i]; bt != NULL; bt = bt->q_next)
+			if (bt->size > max)
+				max = bt->size;
+		return max;
+	}
+	return 0;
+}
+
+vmem_size_t
+vmem_size(vmem_t *v, int typemask)
+{
+	struct vmem_arena *vm = arena(v, "vmem_size");
+	vmem_size_t r;
+	pthread_mutex_lock(&vm->lock);
+	switch (typemask) {
+	case VMEM_ALLOC:
+		r = vm->size_inuse;
+		break;
+	case VMEM_FREE:
+		r = vm->size_total - vm->size_inuse;
+		break;
+	case VMEM_ALLOC | VMEM_FREE:
+		r = vm->size_total;
+		break;
+	case VMEM_MAXFREE:
+		r = vmem__maxfree_locked(vm);
+		break;
+	default:
+		pthread_mutex_unlock(&vm->lock);
+		misuse(vm, VMEM_MISUSE_BAD_ARG, 0, 0,
+		    "vmem_size with unknown type mask 0x%x", (unsigned)typemask);
+		return 0;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int
+vmem_contains(vmem_t *v, vmem_addr_t addr)
+{
+	struct vmem_arena *vm = arena(v, "vmem_contains");
+	pthread_mutex_lock(&vm->lock);
+	int r = span_find(vm, addr) != NULL;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+const char *
+vmem_name(vmem_t *v)
+{
+	return arena(v, "vmem_name")->name;
+}
