@@ -50,6 +50,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -85,6 +86,24 @@ vmem__live_slabs(void)
 	return atomic_load(&live_slabs);
 }
 
+#ifdef __linux__
+void
+vmem__lock_slow(vmem_lock_t *l)
+{
+	for (int i = 0; i < 64; i++) {
+		uint32_t expect = 0;
+		if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&l->state, &expect, 1,
+		    memory_order_acquire, memory_order_relaxed))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	vmem_lock_contended(l);
+}
+#endif
+
 /* ======================================================================
  * Misuse reporting
  * ====================================================================== */
@@ -118,10 +137,10 @@ vmem_set_misuse_handler(vmem_t *v, vmem_misuse_fn *fn, void *arg)
 		return;
 	}
 	struct vmem_arena *vm = VM(v);
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->misuse_fn = fn;
 	vm->misuse_arg = arg;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
 
 /*
@@ -140,11 +159,11 @@ misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->st_misuses++;
 	vmem_misuse_fn *fn = vm->misuse_fn;
 	void *arg = vm->misuse_arg;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	if (fn == NULL) {
 		pthread_mutex_lock(&default_handler_lock);
 		fn = default_handler_fn;
@@ -833,7 +852,7 @@ static inline void
 wake_sleepers(struct vmem_arena *vm)
 {
 	if (vm->nwaiters != 0)
-		pthread_cond_broadcast(&vm->cv);
+		vmem_waitq_wakeall(&vm->cv);
 }
 
 /* ======================================================================
@@ -874,12 +893,12 @@ vmem_init(vmem_t *v, const char *name, vmem_addr_t base, vmem_size_t size,
 	vm->quantum_shift = log2_floor(quantum);
 	vm->qcache_max = qcache_max;
 	vm->import_quantum = quantum;
-	if (pthread_mutex_init(&vm->lock, NULL) != 0) {
+	if (vmem_lock_init(&vm->lock) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (pthread_cond_init(&vm->cv, NULL) != 0) {
-		pthread_mutex_destroy(&vm->lock);
+	if (vmem_waitq_init(&vm->cv) != 0) {
+		vmem_lock_fini(&vm->lock);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -930,7 +949,7 @@ vmem_destroy(vmem_t *v)
 	uint64_t nleak = 0;
 	vmem_size_t leaked = 0;
 	vmem_addr_t first_leak = 0;
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	KVMEM_ASSERT_ALWAYS(vm->nwaiters == 0);
 	for (struct bt *bt = vm->seg_head.seg_next; bt != &vm->seg_head;
 	    bt = bt->seg_next) {
@@ -940,7 +959,7 @@ vmem_destroy(vmem_t *v)
 			leaked += bt->size;
 		}
 	}
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	if (nleak != 0)
 		misuse(vm, VMEM_MISUSE_LEAK, first_leak, leaked,
 		    "destroyed with %" PRIu64 " live allocation%s (%zu bytes), "
@@ -961,8 +980,8 @@ vmem_destroy(vmem_t *v)
 		free(s);
 		atomic_fetch_sub(&live_slabs, 1);
 	}
-	pthread_cond_destroy(&vm->cv);
-	pthread_mutex_destroy(&vm->lock);
+	vmem_waitq_fini(&vm->cv);
+	vmem_lock_fini(&vm->lock);
 	vm->magic = 0;
 	atomic_fetch_sub(&live_arenas, 1);
 	if (vm->heap_allocated)
@@ -978,7 +997,7 @@ set_import(struct vmem_arena *vm, vmem_import_t *importfn,
     vmem_ximport_t *ximportfn, vmem_release_t *releasefn, void *arg,
     vmem_size_t import_quantum)
 {
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->importfn = importfn;
 	vm->ximportfn = ximportfn;
 	vm->releasefn = releasefn;
@@ -986,7 +1005,7 @@ set_import(struct vmem_arena *vm, vmem_import_t *importfn,
 	if (import_quantum < vm->quantum)
 		import_quantum = vm->quantum;
 	vm->import_quantum = (import_quantum + vm->quantum_mask) & ~vm->quantum_mask;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
 
 void
@@ -1017,19 +1036,19 @@ void
 vmem_set_limit(vmem_t *v, vmem_size_t limit)
 {
 	struct vmem_arena *vm = arena(v, "vmem_set_limit");
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->limit = limit;
 	wake_sleepers(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
 
 void
 vmem_set_reclaim(vmem_t *v, vmem_reclaim_t *reclaimfn)
 {
 	struct vmem_arena *vm = arena(v, "vmem_set_reclaim");
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->reclaimfn = reclaimfn;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
 
 /* ======================================================================
@@ -1164,13 +1183,13 @@ import(struct vmem_arena *vm, const struct req *r, struct bt **spanp)
 	vmem_release_t *releasefn = vm->releasefn;
 	void *arg = vm->import_arg;
 	vmem_addr_t addr = 0;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	if (ximportfn != NULL)
 		error = ximportfn(arg, r->size, r->align, r->phase, r->nocross,
 		    r->minaddr, r->maxaddr, r->flags, &addr, &got);
 	else
 		error = importfn(arg, got, r->flags, &addr);
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	bt_put(vm, t2);
 	bt_put(vm, t1);
 	if (error != 0) {
@@ -1186,11 +1205,11 @@ import(struct vmem_arena *vm, const struct req *r, struct bt **spanp)
 		error = span_add(vm, addr, got, flags, &clash);
 	if (error != 0) {
 		vm->st_import_fails++;
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		misuse(vm, VMEM_MISUSE_BAD_ARG, addr, got,
 		    "import callback returned %s range 0x%" PRIxPTR " size %zu",
 		    clash != NULL ? "an overlapping" : "an unaligned", addr, got);
-		pthread_mutex_lock(&vm->lock);
+		vmem_lock(&vm->lock);
 		return EINVAL;
 	}
 	vm->st_imports++;
@@ -1215,10 +1234,10 @@ release_if_free(struct vmem_arena *vm, struct bt *s)
 	vmem_size_t size = s->size;
 	span_remove(vm, s, f);
 	vm->st_releases++;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	if (fn != NULL)
 		fn(arg, addr, size);
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 }
 
 /*
@@ -1233,7 +1252,7 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 	vmem_addr_t addr;
 	struct bt *bt;
 
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	for (;;) {
 		if (KVMEM_UNLIKELY(vm->nbt_idle < BT_NEED_ALLOC) &&
 		    bt_reserve(vm, BT_NEED_ALLOC) != 0)
@@ -1244,7 +1263,7 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			if ((r->flags & FIT_MASK) == M_NEXTFIT)
 				vm->rotor = busy->seg_next;
 			vm->st_allocs++;
-			pthread_mutex_unlock(&vm->lock);
+			vmem_unlock(&vm->lock);
 			*addrp = addr;
 			return 0;
 		}
@@ -1270,9 +1289,9 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			vmem_size_t avail = vm->size_total - vm->size_inuse;
 			reclaimed = true;
 			vm->st_reclaims++;
-			pthread_mutex_unlock(&vm->lock);
+			vmem_unlock(&vm->lock);
 			fn(VT(vm), r->flags);
-			pthread_mutex_lock(&vm->lock);
+			vmem_lock(&vm->lock);
 			if (vm->size_total - vm->size_inuse > avail)
 				continue;
 		}
@@ -1280,22 +1299,22 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			break;
 		vm->st_sleeps++;
 		vm->nwaiters++;
-		pthread_cond_wait(&vm->cv, &vm->lock);
+		vmem_waitq_sleep(&vm->cv, &vm->lock);
 		vm->nwaiters--;
 		can_import = true;
 		reclaimed = false;
 	}
 	vm->st_alloc_fails++;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return ENOMEM;
 }
 
 static int
 count_einval(struct vmem_arena *vm)
 {
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	vm->st_alloc_einval++;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return EINVAL;
 }
 
@@ -1316,12 +1335,36 @@ vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 {
 	struct vmem_arena *vm = arena(v, "vmem_alloc");
 	struct req r;
-	int fitflags = flags & FIT_MASK;
-	if (KVMEM_UNLIKELY(size == 0 || size > VMEM_ADDR_MAX - vm->quantum_mask ||
-	    (fitflags & (fitflags - 1)) != 0 ||
+	/* size 0 wraps to the maximum and fails the same test as overflow. */
+	if (KVMEM_UNLIKELY(size - 1 >= VMEM_ADDR_MAX - vm->quantum_mask ||
 	    (flags & (M_NOWAIT | M_WAITOK)) == (M_NOWAIT | M_WAITOK)))
 		return count_einval(vm);
-	r.size = (size + vm->quantum_mask) & ~vm->quantum_mask;
+	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
+
+	/* Fast path: instant fit with tags in reserve takes the head of the
+	 * first big-enough list, placed at its start. */
+	if (KVMEM_LIKELY((flags & (M_BESTFIT | M_NEXTFIT | VMEM_TOPDOWN)) == 0)) {
+		vmem_lock(&vm->lock);
+		int i;
+		if (KVMEM_LIKELY(vm->nbt_idle >= BT_NEED_ALLOC) &&
+		    (i = fl_find(vm, vmem__fl_index_instant(size >>
+		    vm->quantum_shift))) >= 0) {
+			struct bt *bt = vm->freelist[i];
+			vmem_addr_t addr = bt->start;
+			seg_carve(vm, bt, addr, size);
+			vm->st_allocs++;
+			vmem_unlock(&vm->lock);
+			*addrp = addr;
+			return 0;
+		}
+		vmem_unlock(&vm->lock);
+	} else {
+		int fitflags = flags & FIT_MASK;
+		if ((fitflags & (fitflags - 1)) != 0)
+			return count_einval(vm);
+	}
+
+	r.size = size;
 	r.align = vm->quantum;
 	r.phase = 0;
 	r.nocross = 0;
@@ -1365,10 +1408,10 @@ static void
 report_bad_free(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size,
     const char *call)
 {
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	struct bt *bt = seg_find(vm, addr);
 	bool dbl = bt != NULL && bt->type == BT_FREE;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	if (dbl)
 		misuse(vm, VMEM_MISUSE_DOUBLE_FREE, addr, size,
 		    "double free of 0x%" PRIxPTR " size %zu (%s)", addr, size, call);
@@ -1382,17 +1425,17 @@ static void
 xfree(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size, const char *call)
 {
 	vmem_size_t rsize = (size + vm->quantum_mask) & ~vm->quantum_mask;
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	struct bt **pp = hash_find(vm, addr);
 	if (KVMEM_UNLIKELY(pp == NULL)) {
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		report_bad_free(vm, addr, size, call);
 		return;
 	}
 	struct bt *bt = *pp;
 	if (KVMEM_UNLIKELY(bt->size != rsize)) {
 		vmem_size_t had = bt->size;
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		misuse(vm, VMEM_MISUSE_SIZE_MISMATCH, addr, size,
 		    "free of 0x%" PRIxPTR " with size %zu, allocated with size %zu (%s)",
 		    addr, size, had, call);
@@ -1440,13 +1483,13 @@ xfree(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size, const char *cal
 		span_remove(vm, s, bt);
 		vm->st_releases++;
 		wake_sleepers(vm);
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		if (fn != NULL)
 			fn(arg, saddr, ssize);
 		return;
 	}
 	wake_sleepers(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
 
 void
@@ -1472,23 +1515,23 @@ vmem_add(vmem_t *v, vmem_addr_t addr, vmem_size_t size, int flags)
 	(void)flags;
 	if (check_range(vm, addr, size) != 0)
 		return EINVAL;
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	if (bt_reserve(vm, BT_NEED_SPAN) != 0) {
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		return ENOMEM;
 	}
 	struct bt *clash = NULL;
 	if (span_add(vm, addr, size, 0, &clash) != 0) {
 		vmem_addr_t cs = clash->start;
 		vmem_size_t cz = clash->size;
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		misuse(vm, VMEM_MISUSE_ADD_OVERLAP, addr, size,
 		    "vmem_add of 0x%" PRIxPTR " size %zu overlaps span 0x%"
 		    PRIxPTR " size %zu", addr, size, cs, cz);
 		return EINVAL;
 	}
 	wake_sleepers(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return 0;
 }
 
@@ -1524,7 +1567,7 @@ vmem_size(vmem_t *v, int typemask)
 {
 	struct vmem_arena *vm = arena(v, "vmem_size");
 	vmem_size_t r;
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	switch (typemask) {
 	case VMEM_ALLOC:
 		r = vm->size_inuse;
@@ -1539,12 +1582,12 @@ vmem_size(vmem_t *v, int typemask)
 		r = vmem__maxfree_locked(vm);
 		break;
 	default:
-		pthread_mutex_unlock(&vm->lock);
+		vmem_unlock(&vm->lock);
 		misuse(vm, VMEM_MISUSE_BAD_ARG, 0, 0,
 		    "vmem_size with unknown type mask 0x%x", (unsigned)typemask);
 		return 0;
 	}
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return r;
 }
 
@@ -1552,9 +1595,9 @@ int
 vmem_contains(vmem_t *v, vmem_addr_t addr)
 {
 	struct vmem_arena *vm = arena(v, "vmem_contains");
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	int r = span_find(vm, addr) != NULL;
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return r;
 }
 

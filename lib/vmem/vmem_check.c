@@ -215,8 +215,8 @@ vmem_check(vmem_t *v)
 		fprintf(stderr, "vmem_check: %p is not a live vmem arena\n", (void *)v);
 		return 1;
 	}
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	int r = vmem__check_locked(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return r;
 }

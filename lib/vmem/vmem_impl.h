@@ -7,11 +7,12 @@
 
 #include "kvmem_config.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <kvmem/vmem.h>
+
+#include "vmem_lock.h"
 
 /*
  * Boundary tag: one per span and one per segment.  Every tag sits on the
@@ -78,8 +79,8 @@ struct vmem_arena {
 	unsigned		quantum_shift;
 	vmem_size_t		qcache_max;
 
-	pthread_mutex_t		lock;
-	pthread_cond_t		cv;		/* M_WAITOK sleepers */
+	vmem_lock_t		lock;
+	vmem_waitq_t		cv;		/* M_WAITOK sleepers */
 
 	/* Configuration, written under the lock by vmem_set_*(). */
 	vmem_import_t		*importfn;

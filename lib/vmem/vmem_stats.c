@@ -34,7 +34,7 @@ vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 	st->version = VMEM_STATS_VERSION;
 	st->size = (uint32_t)sizeof(*st);
 
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	memcpy(st->name, vm->name, sizeof(st->name));
 	st->quantum = vm->quantum;
 	st->qcache_max = vm->qcache_max;
@@ -74,7 +74,7 @@ vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 	st->bytes_cached = 0;
 	st->limit = vm->limit;
 	st->maxfree = vmem__maxfree_locked(vm);
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return 0;
 }
 
@@ -142,14 +142,14 @@ vmem_walk(vmem_t *v, int typemask, vmem_walk_fn *fn, void *arg)
 {
 	struct vmem_arena *vm = arena(v, "vmem_walk");
 	int r = 0;
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	for (struct bt *bt = vm->seg_head.seg_next; bt != &vm->seg_head;
 	    bt = bt->seg_next) {
 		int t = walk_type(bt);
 		if ((t & typemask) != 0 && (r = fn(arg, bt->start, bt->size, t)) != 0)
 			break;
 	}
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 	return r;
 }
 
@@ -157,7 +157,7 @@ void
 vmem_dump(vmem_t *v, vmem_printf_fn *pr)
 {
 	struct vmem_arena *vm = arena(v, "vmem_dump");
-	pthread_mutex_lock(&vm->lock);
+	vmem_lock(&vm->lock);
 	pr("vmem '%s': quantum %zu, total %zu, in use %zu, imported %zu, "
 	    "%" PRIu64 " spans, %" PRIu64 " busy, %" PRIu64 " free segments\n",
 	    vm->name, vm->quantum, vm->size_total, vm->size_inuse,
@@ -174,5 +174,5 @@ vmem_dump(vmem_t *v, vmem_printf_fn *pr)
 			    bt->type == BT_BUSY ? "busy" : "free",
 			    bt->start, bt->start + (bt->size - 1), bt->size);
 	}
-	pthread_mutex_unlock(&vm->lock);
+	vmem_unlock(&vm->lock);
 }
