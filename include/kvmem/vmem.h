@@ -52,6 +52,13 @@ extern "C" {
  */
 #define VMEM_TOPDOWN	0x00010000
 
+/*
+ * kvmem extension, vmem_create()/vmem_init() flag: quantum caches without
+ * magazines, so a double free of a cached size is caught at the free itself
+ * (slower; for debugging).
+ */
+#define VMEM_QCACHE_DEBUG	0x00020000
+
 /* ---- Type masks for vmem_size() and vmem_walk() ------------------------- */
 #define VMEM_ALLOC	0x01	/* bytes (segments) handed out */
 #define VMEM_FREE	0x02	/* bytes (segments) free */
@@ -211,6 +218,40 @@ KVMEM_EXPORT int vmem_get_stats(vmem_t *vm, struct vmem_stats *st);
 /* The stats as one JSON object; returns the length as snprintf() does. */
 KVMEM_EXPORT int vmem_stats_json(vmem_t *vm, char *buf, size_t len);
 KVMEM_EXPORT const char *vmem_name(vmem_t *vm);
+
+/*
+ * Quantum caches.  An arena created with qcache_max > 0 (capped at 16
+ * quanta) serves vmem_alloc()/vmem_free() of sizes up to qcache_max from a
+ * cache per multiple of the quantum: per-thread magazines, a depot, and
+ * slabs of at least 3 * qcache_max taken from the arena.  vmem_size()
+ * counts bytes held by the caches as free (VMEM_FREE), not allocated.
+ */
+/* Return every cached object (all threads' magazines too) to the arena. */
+KVMEM_EXPORT void vmem_qcache_drain(vmem_t *vm);
+/* Number of caches (qcache_max / quantum). */
+KVMEM_EXPORT unsigned vmem_qcache_count(vmem_t *vm);
+struct vmem_qcache_stats {
+	uint32_t	version;		/* in: VMEM_STATS_VERSION */
+	uint32_t	size;			/* out: sizeof the struct filled */
+	vmem_size_t	objsize;
+	uint64_t	hits;			/* allocations served by magazines */
+	uint64_t	misses;			/* visits to the depot or slab layer */
+	uint64_t	contention;		/* depot lock found held */
+	uint64_t	mag_size;		/* capacity of new magazines */
+	uint64_t	slabs;			/* slabs now held */
+	vmem_size_t	slab_size;
+	uint64_t	slab_imports;
+	uint64_t	slab_releases;
+	uint64_t	depot_full;		/* magazines in the depot */
+	uint64_t	depot_empty;
+	uint64_t	objs_in_threads;	/* cached in threads' magazines */
+	uint64_t	objs_in_depot;
+	uint64_t	objs_in_slabs;		/* free inside slabs */
+	uint64_t	objs_out;		/* handed to callers */
+	uint64_t	threads;		/* threads with a cache here */
+};
+/* Stats of cache idx (objects of idx + 1 quanta); 0 or EINVAL. */
+KVMEM_EXPORT int vmem_get_qcache_stats(vmem_t *vm, unsigned idx, struct vmem_qcache_stats *st);
 
 /* Print every span and segment through a printf-like function. */
 typedef int vmem_printf_fn(const char *fmt, ...);

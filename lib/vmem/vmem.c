@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "vmem_impl.h"
+#include "vmem_qcache.h"
 
 _Static_assert(sizeof(struct vmem_arena) <= sizeof(vmem_t),
     "VMEM_STORAGE_SIZE too small for struct vmem_arena");
@@ -148,8 +149,8 @@ vmem_set_misuse_handler(vmem_t *v, vmem_misuse_fn *fn, void *arg)
  * Formats "vmem 'NAME': <what>" and hands it to the arena's handler, the
  * process default, or prints it and aborts.
  */
-static void __attribute__((format(printf, 5, 6)))
-misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
+void
+vmem__misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
     vmem_size_t size, const char *fmt, ...)
 {
 	char msg[320];
@@ -187,6 +188,12 @@ arena(vmem_t *v, const char *call)
 	if (KVMEM_UNLIKELY(v == NULL || vm->magic != VMEM_MAGIC))
 		KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
 	return vm;
+}
+
+struct vmem_arena *
+vmem__arena(vmem_t *v, const char *call)
+{
+	return arena(v, call);
 }
 
 /* ======================================================================
@@ -910,6 +917,11 @@ vmem_init(vmem_t *v, const char *name, vmem_addr_t base, vmem_size_t size,
 	vm->magic = VMEM_MAGIC;
 	atomic_fetch_add(&live_arenas, 1);
 
+	if (qcache_max != 0 && vmem__qc_init(vm, flags) != 0) {
+		vmem_destroy(v);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (size != 0) {
 		struct bt *clash;
 		if (bt_reserve(vm, BT_NEED_SPAN) != 0 ||
@@ -946,6 +958,7 @@ vmem_destroy(vmem_t *v)
 {
 	struct vmem_arena *vm = arena(v, "vmem_destroy");
 
+	vmem__qc_fini(vm);
 	uint64_t nleak = 0;
 	vmem_size_t leaked = 0;
 	vmem_addr_t first_leak = 0;
@@ -961,7 +974,7 @@ vmem_destroy(vmem_t *v)
 	}
 	vmem_unlock(&vm->lock);
 	if (nleak != 0)
-		misuse(vm, VMEM_MISUSE_LEAK, first_leak, leaked,
+		vmem__misuse(vm, VMEM_MISUSE_LEAK, first_leak, leaked,
 		    "destroyed with %" PRIu64 " live allocation%s (%zu bytes), "
 		    "first at 0x%" PRIxPTR " (vmem_destroy)", nleak,
 		    nleak == 1 ? "" : "s", leaked, first_leak);
@@ -1206,7 +1219,7 @@ import(struct vmem_arena *vm, const struct req *r, struct bt **spanp)
 	if (error != 0) {
 		vm->st_import_fails++;
 		vmem_unlock(&vm->lock);
-		misuse(vm, VMEM_MISUSE_BAD_ARG, addr, got,
+		vmem__misuse(vm, VMEM_MISUSE_BAD_ARG, addr, got,
 		    "import callback returned %s range 0x%" PRIxPTR " size %zu",
 		    clash != NULL ? "an overlapping" : "an unaligned", addr, got);
 		vmem_lock(&vm->lock);
@@ -1247,7 +1260,7 @@ release_if_free(struct vmem_arena *vm, struct bt *s)
 static int
 xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 {
-	bool can_import = true, reclaimed = false;
+	bool can_import = true, reclaimed = false, drained = false;
 	struct bt *fresh = NULL;
 	vmem_addr_t addr;
 	struct bt *bt;
@@ -1281,6 +1294,16 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			if (import(vm, r, &fresh) == 0)
 				continue;
 		}
+		if (!drained && vm->qc != NULL) {
+			/* Objects idle in the quantum caches may free a
+			 * segment that fits. */
+			drained = true;
+			vmem_unlock(&vm->lock);
+			bool released = vmem__qc_drain(vm);
+			vmem_lock(&vm->lock);
+			if (released)
+				continue;
+		}
 		if (r->exact)
 			break;
 		if (!reclaimed && vm->reclaimfn != NULL &&
@@ -1303,6 +1326,7 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 		vm->nwaiters--;
 		can_import = true;
 		reclaimed = false;
+		drained = false;
 	}
 	vm->st_alloc_fails++;
 	vmem_unlock(&vm->lock);
@@ -1330,8 +1354,9 @@ vmem_xalloc(vmem_t *v, vmem_size_t size, vmem_size_t align, vmem_size_t phase,
 	return xalloc(vm, &r, addrp);
 }
 
-int
-vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
+/* Everything vmem_alloc() does beyond a quantum-cache hit. */
+static int __attribute__((noinline))
+alloc_general(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 {
 	struct vmem_arena *vm = arena(v, "vmem_alloc");
 	struct req r;
@@ -1339,6 +1364,9 @@ vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	if (KVMEM_UNLIKELY(size - 1 >= VMEM_ADDR_MAX - vm->quantum_mask ||
 	    (flags & (M_NOWAIT | M_WAITOK)) == (M_NOWAIT | M_WAITOK)))
 		return count_einval(vm);
+	if (size <= vm->qcache_max)
+		return vmem__qc_alloc_slow(vm,
+		    (unsigned)((size - 1) >> vm->quantum_shift), flags, addrp);
 	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
 
 	/* Fast path: instant fit with tags in reserve takes the head of the
@@ -1377,6 +1405,22 @@ vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	return xalloc(vm, &r, addrp);
 }
 
+/*
+ * The entry point is kept small so a quantum-cache hit pays for no stack
+ * frame: the hit is tried here, everything else is alloc_general().  (A
+ * NULL arena faults on the magic load, before anything is touched.)
+ */
+int
+vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
+{
+	struct vmem_arena *vm = VM(v);
+	if (KVMEM_LIKELY(vm->magic == VMEM_MAGIC && size - 1 < vm->qcache_max &&
+	    (flags & (M_NOWAIT | M_WAITOK)) != (M_NOWAIT | M_WAITOK)) &&
+	    qc_alloc_hit(vm, (size - 1) >> vm->quantum_shift, addrp))
+		return 0;
+	return alloc_general(v, size, flags, addrp);
+}
+
 int
 vmem_xalloc_addr(vmem_t *v, vmem_addr_t addr, vmem_size_t size, int flags)
 {
@@ -1413,10 +1457,10 @@ report_bad_free(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size,
 	bool dbl = bt != NULL && bt->type == BT_FREE;
 	vmem_unlock(&vm->lock);
 	if (dbl)
-		misuse(vm, VMEM_MISUSE_DOUBLE_FREE, addr, size,
+		vmem__misuse(vm, VMEM_MISUSE_DOUBLE_FREE, addr, size,
 		    "double free of 0x%" PRIxPTR " size %zu (%s)", addr, size, call);
 	else
-		misuse(vm, VMEM_MISUSE_UNKNOWN_FREE, addr, size,
+		vmem__misuse(vm, VMEM_MISUSE_UNKNOWN_FREE, addr, size,
 		    "free of unallocated address 0x%" PRIxPTR " size %zu (%s)",
 		    addr, size, call);
 }
@@ -1436,7 +1480,7 @@ xfree(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size, const char *cal
 	if (KVMEM_UNLIKELY(bt->size != rsize)) {
 		vmem_size_t had = bt->size;
 		vmem_unlock(&vm->lock);
-		misuse(vm, VMEM_MISUSE_SIZE_MISMATCH, addr, size,
+		vmem__misuse(vm, VMEM_MISUSE_SIZE_MISMATCH, addr, size,
 		    "free of 0x%" PRIxPTR " with size %zu, allocated with size %zu (%s)",
 		    addr, size, had, call);
 		return;
@@ -1498,10 +1542,27 @@ vmem_xfree(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
 	xfree(arena(v, "vmem_xfree"), addr, size, "vmem_xfree");
 }
 
+/* Everything vmem_free() does beyond a quantum-cache hit. */
+static void __attribute__((noinline))
+free_general(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
+{
+	struct vmem_arena *vm = arena(v, "vmem_free");
+	if (size - 1 < vm->qcache_max) {
+		vmem__qc_free_slow(vm, (unsigned)((size - 1) >> vm->quantum_shift),
+		    addr, size);
+		return;
+	}
+	xfree(vm, addr, size, "vmem_free");
+}
+
 void
 vmem_free(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
 {
-	xfree(arena(v, "vmem_free"), addr, size, "vmem_free");
+	struct vmem_arena *vm = VM(v);
+	if (KVMEM_LIKELY(vm->magic == VMEM_MAGIC && size - 1 < vm->qcache_max) &&
+	    qc_free_hit(vm, (size - 1) >> vm->quantum_shift, addr))
+		return;
+	free_general(v, addr, size);
 }
 
 /* ======================================================================
@@ -1525,7 +1586,7 @@ vmem_add(vmem_t *v, vmem_addr_t addr, vmem_size_t size, int flags)
 		vmem_addr_t cs = clash->start;
 		vmem_size_t cz = clash->size;
 		vmem_unlock(&vm->lock);
-		misuse(vm, VMEM_MISUSE_ADD_OVERLAP, addr, size,
+		vmem__misuse(vm, VMEM_MISUSE_ADD_OVERLAP, addr, size,
 		    "vmem_add of 0x%" PRIxPTR " size %zu overlaps span 0x%"
 		    PRIxPTR " size %zu", addr, size, cs, cz);
 		return EINVAL;
@@ -1567,13 +1628,16 @@ vmem_size(vmem_t *v, int typemask)
 {
 	struct vmem_arena *vm = arena(v, "vmem_size");
 	vmem_size_t r;
+	/* Bytes idle in the quantum caches count as free, not allocated. */
+	vmem_size_t cached = (typemask & (VMEM_ALLOC | VMEM_FREE)) != 0 ?
+	    vmem__qc_cached_bytes(vm) : 0;
 	vmem_lock(&vm->lock);
 	switch (typemask) {
 	case VMEM_ALLOC:
-		r = vm->size_inuse;
+		r = vm->size_inuse - cached;
 		break;
 	case VMEM_FREE:
-		r = vm->size_total - vm->size_inuse;
+		r = vm->size_total - vm->size_inuse + cached;
 		break;
 	case VMEM_ALLOC | VMEM_FREE:
 		r = vm->size_total;
@@ -1583,7 +1647,7 @@ vmem_size(vmem_t *v, int typemask)
 		break;
 	default:
 		vmem_unlock(&vm->lock);
-		misuse(vm, VMEM_MISUSE_BAD_ARG, 0, 0,
+		vmem__misuse(vm, VMEM_MISUSE_BAD_ARG, 0, 0,
 		    "vmem_size with unknown type mask 0x%x", (unsigned)typemask);
 		return 0;
 	}

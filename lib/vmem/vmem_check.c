@@ -22,6 +22,7 @@
 #include <stdarg.h>
 
 #include "vmem_impl.h"
+#include "vmem_qcache.h"
 
 #define VM(v)	((struct vmem_arena *)(void *)(v))
 
@@ -218,5 +219,7 @@ vmem_check(vmem_t *v)
 	vmem_lock(&vm->lock);
 	int r = vmem__check_locked(vm);
 	vmem_unlock(&vm->lock);
+	if (r == 0)
+		r = vmem__qc_check(vm);
 	return r;
 }

@@ -69,6 +69,9 @@ struct bt_slab {
 
 #define VMEM_MAGIC		0x766d656du	/* "vmem" */
 
+struct qcache;
+struct qc_tcache;
+
 struct vmem_arena {
 	/* Set at creation, read-only afterwards. */
 	uint32_t		magic;
@@ -78,6 +81,7 @@ struct vmem_arena {
 	vmem_size_t		quantum_mask;
 	unsigned		quantum_shift;
 	vmem_size_t		qcache_max;
+	unsigned		qc_slot;	/* per-thread table index; 0: none */
 
 	vmem_lock_t		lock;
 	vmem_waitq_t		cv;		/* M_WAITOK sleepers */
@@ -131,6 +135,12 @@ struct vmem_arena {
 	uint64_t		nbt_total;
 	struct bt_slab		*slabs;
 
+	/* Quantum caches (vmem_qcache.c); qc is NULL when qcache_max is 0. */
+	struct qcache		*qc;		/* qc_n caches, objects of 1..qc_n quanta */
+	unsigned		qc_n;
+	bool			qc_debug;	/* VMEM_QCACHE_DEBUG: no magazines */
+	struct qc_tcache	*qc_threads;	/* per-thread caches (registry lock) */
+
 	/* Segregated free lists and the bitmap of non-empty ones. */
 	uint64_t		fl_bitmap[VMEM_FL_WORDS];
 	struct bt		*freelist[VMEM_NFREELIST];
@@ -139,6 +149,12 @@ struct vmem_arena {
 /* Process-wide counters of live library objects (for tests' fini checks). */
 long vmem__live_arenas(void);	/* arenas created and not yet destroyed */
 long vmem__live_slabs(void);	/* boundary-tag slabs not yet freed */
+
+/* The always-on check that v is a live arena (panics otherwise). */
+struct vmem_arena *vmem__arena(vmem_t *v, const char *call);
+/* Report a misuse; no arena lock held.  Message: "vmem 'NAME': " + fmt. */
+void vmem__misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
+    vmem_size_t size, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The largest free segment.  Lock held. */
 vmem_size_t vmem__maxfree_locked(struct vmem_arena *vm);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "vmem_impl.h"
+#include "vmem_qcache.h"
 
 #define VM(v)	((struct vmem_arena *)(void *)(v))
 
@@ -33,6 +34,7 @@ vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->version = VMEM_STATS_VERSION;
 	st->size = (uint32_t)sizeof(*st);
+	vmem_size_t cached = vmem__qc_cached_bytes(vm);
 
 	vmem_lock(&vm->lock);
 	memcpy(st->name, vm->name, sizeof(st->name));
@@ -67,11 +69,11 @@ vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 	st->metadata_bytes = (vm->nbt_total / BT_PER_SLAB) * sizeof(struct bt_slab) +
 	    (vm->hash != vm->hash_small ?
 	    ((uint64_t)1 << vm->hash_bits) * sizeof(struct bt *) : 0);
-	st->bytes_inuse = vm->size_inuse;
+	st->bytes_inuse = vm->size_inuse - cached;
 	st->bytes_total = vm->size_total;
-	st->bytes_free = vm->size_total - vm->size_inuse;
+	st->bytes_free = vm->size_total - vm->size_inuse + cached;
 	st->bytes_imported = vm->size_imported;
-	st->bytes_cached = 0;
+	st->bytes_cached = cached;
 	st->limit = vm->limit;
 	st->maxfree = vmem__maxfree_locked(vm);
 	vmem_unlock(&vm->lock);
@@ -122,7 +124,23 @@ vmem_stats_json(vmem_t *v, char *buf, size_t len)
 	U(bytes_inuse); U(bytes_free); U(bytes_total); U(bytes_imported);
 	U(bytes_cached); U(limit); U(maxfree);
 #undef U
-	jput(buf, len, &pos, "}");
+	jput(buf, len, &pos, ",\"qcaches\":[");
+	unsigned n = vmem_qcache_count(v);
+	for (unsigned i = 0; i < n; i++) {
+		struct vmem_qcache_stats q = { .version = VMEM_STATS_VERSION };
+		if (vmem_get_qcache_stats(v, i, &q) != 0)
+			break;
+		jput(buf, len, &pos, "%s{", i == 0 ? "" : ",");
+#define Q(f, sep) jput(buf, len, &pos, sep "\"" #f "\":%" PRIu64, (uint64_t)q.f)
+		Q(objsize, ""); Q(hits, ","); Q(misses, ","); Q(contention, ",");
+		Q(mag_size, ","); Q(slabs, ","); Q(slab_size, ","); Q(slab_imports, ",");
+		Q(slab_releases, ","); Q(depot_full, ","); Q(depot_empty, ",");
+		Q(objs_in_threads, ","); Q(objs_in_depot, ","); Q(objs_in_slabs, ",");
+		Q(objs_out, ","); Q(threads, ",");
+#undef Q
+		jput(buf, len, &pos, "}");
+	}
+	jput(buf, len, &pos, "]}");
 	return pos > (size_t)INT32_MAX ? -1 : (int)pos;
 }
 

@@ -1,0 +1,161 @@
+/*
+ * vmem_qcache.h -- quantum caches: internal structures and the hit paths.
+ *
+ * See the theory block at the top of vmem_qcache.c.  The hit paths are
+ * inline here so vmem_alloc()/vmem_free() pay no call for them.
+ */
+#ifndef KVMEM_VMEM_QCACHE_H
+#define KVMEM_VMEM_QCACHE_H
+
+#include "vmem_impl.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define QC_MAX_QUANTA	16	/* qcache_max is capped at 16 quanta */
+#define QC_SLOTS	256	/* arenas with per-thread caches at one time */
+#define QC_MAG_INIT	16	/* first magazine capacity */
+#define QC_MAG_MAX	256	/* capacity it may grow to under contention */
+#define QC_DEPOT_FULL_MAX 8	/* full magazines a depot keeps */
+#define QC_DEPOT_EMPTY_MAX 8	/* empty magazines a depot keeps */
+
+/* A magazine: a stack of cached objects. */
+struct qc_mag {
+	struct qc_mag		*next;		/* on a depot list */
+	uint32_t		cap;		/* 0 only for the shared empty sentinel */
+	_Atomic uint32_t	rounds;		/* objects held */
+	_Atomic uint64_t	pops;		/* hits served while in a thread */
+	vmem_addr_t		objs[];
+};
+
+/* A slab: a run of objects taken from the arena in one segment. */
+struct qc_slab {
+	struct qc_slab		*hnext;		/* slab hash chain */
+	struct qc_slab		*next;		/* partial list */
+	struct qc_slab		**pprev;
+	vmem_addr_t		base;
+	uint64_t		freemap;	/* bit k: object k is in the slab */
+	uint32_t		nfree;
+	bool			partial;	/* on the partial list */
+};
+
+/* One cache: objects of one multiple of the quantum. */
+struct qcache {
+	vmem_lock_t		lock;		/* depot and slab layer */
+	vmem_size_t		objsize;
+	vmem_size_t		slab_size;	/* nobj * objsize */
+	vmem_size_t		slab_align;	/* power of two >= slab_size */
+	uint32_t		nobj;
+	uint32_t		mag_cap;	/* capacity of new magazines */
+
+	struct qc_mag		*full;		/* depot: magazines holding objects */
+	struct qc_mag		*empty;		/* depot: empty magazines */
+	uint32_t		nfull;
+	uint32_t		nempty;
+	uint64_t		depot_objs;	/* objects in the full list */
+
+	struct qc_slab		*partial;	/* slabs with free objects */
+	struct qc_slab		**slab_hash;
+	unsigned		slab_hash_bits;
+	uint64_t		nslabs;
+	uint64_t		slab_free_objs;	/* objects free inside slabs */
+
+	/* Statistics (under lock). */
+	uint64_t		misses;		/* slow-path visits */
+	uint64_t		contention;	/* depot lock found held */
+	uint64_t		contention_at_grow;
+	uint64_t		slab_imports;
+	uint64_t		slab_releases;
+	uint64_t		retired_hits;	/* hits of per-thread caches gone */
+	uint64_t		direct_allocs;	/* served without a thread layer */
+	uint64_t		direct_frees;
+};
+
+/* One thread's caches for one arena. */
+struct qc_tcache {
+	_Atomic uint32_t	busy;		/* owner inside a hit */
+	_Atomic uint32_t	slowbusy;	/* owner inside a slow path */
+	_Atomic uint32_t	stolen;		/* a drainer took (or is taking) the magazines */
+	struct vmem_arena	*vm;		/* NULL once the arena is gone */
+	struct qc_tcache	*anext;		/* the arena's list (registry lock) */
+	struct qc_tcache	**apprev;
+	struct qc_thread	*thr;
+	unsigned		slot;
+	_Atomic(struct qc_mag *) loaded[QC_MAX_QUANTA];
+	_Atomic(struct qc_mag *) prev[QC_MAX_QUANTA];
+};
+
+/*
+ * One thread's table of caches, by arena slot.  Slots without a cache (and
+ * slot 0, used by arenas without a thread layer) point at a shared dummy
+ * cache whose magazines are the empty sentinel, so the hit path needs no
+ * NULL test; a thread without a table sees a shared dummy table.
+ */
+struct qc_thread {
+	struct qc_tcache	*slot[QC_SLOTS];
+};
+
+extern __thread struct qc_thread *vmem__qc_self
+    __attribute__((tls_model("initial-exec")));
+
+int  vmem__qc_init(struct vmem_arena *vm, int flags);
+void vmem__qc_fini(struct vmem_arena *vm);
+int  vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *addrp);
+void vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr, vmem_size_t size);
+bool vmem__qc_drain(struct vmem_arena *vm);
+vmem_size_t vmem__qc_cached_bytes(struct vmem_arena *vm);
+int  vmem__qc_check(struct vmem_arena *vm);
+
+/*
+ * The hit paths.  The owner marks itself busy (a relaxed store; the signal
+ * fence only stops the compiler from sinking it below the loads), uses its
+ * loaded magazine and clears busy.  A drainer first swaps the sentinel in
+ * for the magazines, then membarrier()s and waits for busy to clear, so a
+ * hit either finished with the old magazine before the drainer takes it or
+ * sees the sentinel and goes to the slow path.
+ */
+static inline struct qc_tcache *
+qc_mine(const struct vmem_arena *vm)
+{
+	return vmem__qc_self->slot[vm->qc_slot];
+}
+
+/* Hit path of vmem_alloc for cache i: no lock, no read-modify-write. */
+static inline bool
+qc_alloc_hit(const struct vmem_arena *vm, size_t i, vmem_addr_t *addrp)
+{
+	struct qc_tcache *tc = qc_mine(vm);
+	atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	struct qc_mag *m = atomic_load_explicit(&tc->loaded[i], memory_order_relaxed);
+	uint32_t r = atomic_load_explicit(&m->rounds, memory_order_relaxed);
+	bool hit = r != 0;
+	if (KVMEM_LIKELY(hit)) {
+		*addrp = m->objs[r - 1];
+		atomic_store_explicit(&m->rounds, r - 1, memory_order_relaxed);
+		atomic_store_explicit(&m->pops, atomic_load_explicit(&m->pops,
+		    memory_order_relaxed) + 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&tc->busy, 0, memory_order_release);
+	return hit;
+}
+
+/* Hit path of vmem_free for cache i. */
+static inline bool
+qc_free_hit(const struct vmem_arena *vm, size_t i, vmem_addr_t addr)
+{
+	struct qc_tcache *tc = qc_mine(vm);
+	atomic_store_explicit(&tc->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	struct qc_mag *m = atomic_load_explicit(&tc->loaded[i], memory_order_relaxed);
+	uint32_t r = atomic_load_explicit(&m->rounds, memory_order_relaxed);
+	bool hit = r < m->cap;
+	if (KVMEM_LIKELY(hit)) {
+		m->objs[r] = addr;
+		atomic_store_explicit(&m->rounds, r + 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&tc->busy, 0, memory_order_release);
+	return hit;
+}
+
+#endif /* KVMEM_VMEM_QCACHE_H */
