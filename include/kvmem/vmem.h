@@ -76,7 +76,7 @@ extern "C" {
  * arena can live in static storage and be set up with vmem_init(), as
  * FreeBSD does for its kernel arenas.
  */
-#define VMEM_STORAGE_SIZE	4096
+#define VMEM_STORAGE_SIZE	8192
 
 typedef uintptr_t vmem_addr_t;
 typedef size_t    vmem_size_t;

@@ -283,9 +283,11 @@ log2_floor(vmem_size_t x)
 	return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
 }
 
+#define HOT	static inline __attribute__((always_inline))
+
 /* The list a free segment of q quanta lives on. */
-unsigned
-vmem__fl_index(vmem_size_t q)
+HOT unsigned
+fl_index(vmem_size_t q)
 {
 	if (q <= VMEM_FL_EXACT)
 		return (unsigned)(q - 1);
@@ -296,10 +298,10 @@ vmem__fl_index(vmem_size_t q)
 }
 
 /* The first list all of whose members hold at least q quanta. */
-unsigned
-vmem__fl_index_instant(vmem_size_t q)
+HOT unsigned
+fl_index_instant(vmem_size_t q)
 {
-	unsigned i = vmem__fl_index(q);
+	unsigned i = fl_index(q);
 	if (q > VMEM_FL_EXACT) {
 		unsigned k = log2_floor(q);
 		if (q & (((vmem_size_t)1 << (k - VMEM_FL_SUB_BITS)) - 1))
@@ -308,10 +310,22 @@ vmem__fl_index_instant(vmem_size_t q)
 	return i;
 }
 
-static inline void
+unsigned
+vmem__fl_index(vmem_size_t q)
+{
+	return fl_index(q);
+}
+
+unsigned
+vmem__fl_index_instant(vmem_size_t q)
+{
+	return fl_index_instant(q);
+}
+
+HOT void
 fl_insert(struct vmem_arena *vm, struct bt *bt)
 {
-	unsigned i = vmem__fl_index(bt->size >> vm->quantum_shift);
+	unsigned i = fl_index(bt->size >> vm->quantum_shift);
 	struct bt **head = &vm->freelist[i];
 	bt->fl = (uint16_t)i;
 	bt->q_next = *head;
@@ -320,27 +334,33 @@ fl_insert(struct vmem_arena *vm, struct bt *bt)
 	*head = bt;
 	bt->q_pprev = head;
 	vm->fl_bitmap[i >> 6] |= 1ull << (i & 63);
+	if (bt->size > vm->fl_max[i])
+		vm->fl_max[i] = bt->size;
 	vm->nfree++;
 }
 
-static inline void
+HOT void
 fl_remove(struct vmem_arena *vm, struct bt *bt)
 {
 	*bt->q_pprev = bt->q_next;
 	if (bt->q_next != NULL)
 		bt->q_next->q_pprev = bt->q_pprev;
-	if (vm->freelist[bt->fl] == NULL)
+	if (vm->freelist[bt->fl] == NULL) {
 		vm->fl_bitmap[bt->fl >> 6] &= ~(1ull << (bt->fl & 63));
+		vm->fl_max[bt->fl] = 0;
+	}
 	vm->nfree--;
 }
 
 /* A free segment changed size: move it to its new list if the class moved. */
-static inline void
+HOT void
 fl_resize(struct vmem_arena *vm, struct bt *bt)
 {
-	if (vmem__fl_index(bt->size >> vm->quantum_shift) != bt->fl) {
+	if (fl_index(bt->size >> vm->quantum_shift) != bt->fl) {
 		fl_remove(vm, bt);
 		fl_insert(vm, bt);
+	} else if (bt->size > vm->fl_max[bt->fl]) {
+		vm->fl_max[bt->fl] = bt->size;
 	}
 }
 
@@ -568,22 +588,32 @@ find_best(struct vmem_arena *vm, const struct req *r, unsigned from,
 {
 	for (int i = fl_find(vm, from); i >= 0 && (unsigned)i < to;
 	    i = fl_find(vm, (unsigned)i + 1)) {
+		if (vm->fl_max[i] < r->size)
+			continue;	/* no member is big enough */
 		struct bt *best = NULL;
 		vmem_addr_t best_addr = 0, a;
+		vmem_size_t max = 0;
+		bool whole = true;
 		for (struct bt *bt = vm->freelist[i]; bt != NULL; bt = bt->q_next) {
+			if (bt->size > max)
+				max = bt->size;
 			if (best != NULL && bt->size >= best->size)
 				continue;
 			if (fit_bt(r, bt, &a)) {
 				best = bt;
 				best_addr = a;
-				if (i < VMEM_FL_EXACT || bt->size == r->size)
+				if (i < VMEM_FL_EXACT || bt->size == r->size) {
+					whole = false;
 					break;
+				}
 			}
 		}
 		if (best != NULL) {
 			*addrp = best_addr;
 			return best;
 		}
+		if (whole)
+			vm->fl_max[i] = max;	/* the bound is exact now */
 	}
 	return NULL;
 }
@@ -602,7 +632,7 @@ find_instant(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
 		vmem_size_t extra = (r->align - vm->quantum) >> vm->quantum_shift;
 		qneed = q > (vmem_size_t)-1 - extra ? (vmem_size_t)-1 : q + extra;
 	}
-	unsigned start = vmem__fl_index_instant(qneed);
+	unsigned start = fl_index_instant(qneed);
 	vmem_addr_t a;
 	for (int i = fl_find(vm, start); i >= 0; i = fl_find(vm, (unsigned)i + 1)) {
 		for (struct bt *bt = vm->freelist[i]; bt != NULL; bt = bt->q_next) {
@@ -612,7 +642,7 @@ find_instant(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
 			}
 		}
 	}
-	return find_best(vm, r, vmem__fl_index(q), start, addrp);
+	return find_best(vm, r, fl_index(q), start, addrp);
 }
 
 /* Next fit: the first fitting free segment at or after the rotor. */
@@ -691,7 +721,7 @@ find(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
 		return find_topdown(vm, r, addrp);
 	switch (r->flags & FIT_MASK) {
 	case M_BESTFIT:
-		return find_best(vm, r, vmem__fl_index(r->size >> vm->quantum_shift),
+		return find_best(vm, r, fl_index(r->size >> vm->quantum_shift),
 		    VMEM_NFREELIST, addrp);
 	case M_NEXTFIT:
 		return find_next(vm, r, addrp);
@@ -706,7 +736,7 @@ find(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
  * original tag is kept for one of them so its list often need not change).
  * Returns the busy tag.
  */
-static struct bt *
+HOT struct bt *
 seg_carve(struct vmem_arena *vm, struct bt *bt, vmem_addr_t addr, vmem_size_t size)
 {
 	vmem_size_t lead = addr - bt->start;
@@ -1254,6 +1284,30 @@ release_if_free(struct vmem_arena *vm, struct bt *s)
 }
 
 /*
+ * Instant fit without constraints, the common case: the head of the first
+ * big-enough list, placed at its start.  size is rounded.  Returns false
+ * (nothing changed) when the general path must decide.
+ */
+HOT bool
+seg_alloc_fast(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp)
+{
+	int i;
+	vmem_lock(&vm->lock);
+	if (KVMEM_LIKELY(vm->nbt_idle >= BT_NEED_ALLOC) &&
+	    (i = fl_find(vm, fl_index_instant(size >> vm->quantum_shift))) >= 0) {
+		struct bt *bt = vm->freelist[i];
+		vmem_addr_t addr = bt->start;
+		seg_carve(vm, bt, addr, size);
+		vm->st_allocs++;
+		vmem_unlock(&vm->lock);
+		*addrp = addr;
+		return true;
+	}
+	vmem_unlock(&vm->lock);
+	return false;
+}
+
+/*
  * The allocation loop shared by every allocation call: find, else import,
  * else reclaim, else fail (M_NOWAIT) or sleep and retry.
  */
@@ -1351,14 +1405,24 @@ vmem_xalloc(vmem_t *v, vmem_size_t size, vmem_size_t align, vmem_size_t phase,
 	struct req r;
 	if (req_init(vm, &r, size, align, phase, nocross, minaddr, maxaddr, flags) != 0)
 		return count_einval(vm);
+	if (r.simple && (flags & (M_BESTFIT | M_NEXTFIT)) == 0 &&
+	    seg_alloc_fast(vm, r.size, addrp))
+		return 0;
 	return xalloc(vm, &r, addrp);
+}
+
+/* A pointer that is not a live arena: always fatal. */
+static void __attribute__((noinline, noreturn, cold))
+not_an_arena(vmem_t *v, const char *call)
+{
+	KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
 }
 
 /* Everything vmem_alloc() does beyond a quantum-cache hit. */
 static int __attribute__((noinline))
-alloc_general(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
+alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
+    vmem_addr_t *addrp)
 {
-	struct vmem_arena *vm = arena(v, "vmem_alloc");
 	struct req r;
 	/* size 0 wraps to the maximum and fails the same test as overflow. */
 	if (KVMEM_UNLIKELY(size - 1 >= VMEM_ADDR_MAX - vm->quantum_mask ||
@@ -1369,23 +1433,9 @@ alloc_general(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 		    (unsigned)((size - 1) >> vm->quantum_shift), flags, addrp);
 	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
 
-	/* Fast path: instant fit with tags in reserve takes the head of the
-	 * first big-enough list, placed at its start. */
 	if (KVMEM_LIKELY((flags & (M_BESTFIT | M_NEXTFIT | VMEM_TOPDOWN)) == 0)) {
-		vmem_lock(&vm->lock);
-		int i;
-		if (KVMEM_LIKELY(vm->nbt_idle >= BT_NEED_ALLOC) &&
-		    (i = fl_find(vm, vmem__fl_index_instant(size >>
-		    vm->quantum_shift))) >= 0) {
-			struct bt *bt = vm->freelist[i];
-			vmem_addr_t addr = bt->start;
-			seg_carve(vm, bt, addr, size);
-			vm->st_allocs++;
-			vmem_unlock(&vm->lock);
-			*addrp = addr;
+		if (seg_alloc_fast(vm, size, addrp))
 			return 0;
-		}
-		vmem_unlock(&vm->lock);
 	} else {
 		int fitflags = flags & FIT_MASK;
 		if ((fitflags & (fitflags - 1)) != 0)
@@ -1414,11 +1464,13 @@ int
 vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 {
 	struct vmem_arena *vm = VM(v);
-	if (KVMEM_LIKELY(vm->magic == VMEM_MAGIC && size - 1 < vm->qcache_max &&
+	if (KVMEM_UNLIKELY(vm->magic != VMEM_MAGIC))
+		not_an_arena(v, "vmem_alloc");
+	if (KVMEM_LIKELY(size - 1 < vm->qcache_max &&
 	    (flags & (M_NOWAIT | M_WAITOK)) != (M_NOWAIT | M_WAITOK)) &&
 	    qc_alloc_hit(vm, (size - 1) >> vm->quantum_shift, addrp))
 		return 0;
-	return alloc_general(v, size, flags, addrp);
+	return alloc_general(vm, size, flags, addrp);
 }
 
 int
@@ -1465,7 +1517,7 @@ report_bad_free(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size,
 		    addr, size, call);
 }
 
-static void
+HOT void
 xfree(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size, const char *call)
 {
 	vmem_size_t rsize = (size + vm->quantum_mask) & ~vm->quantum_mask;
@@ -1544,9 +1596,8 @@ vmem_xfree(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
 
 /* Everything vmem_free() does beyond a quantum-cache hit. */
 static void __attribute__((noinline))
-free_general(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
+free_general(struct vmem_arena *vm, vmem_addr_t addr, vmem_size_t size)
 {
-	struct vmem_arena *vm = arena(v, "vmem_free");
 	if (size - 1 < vm->qcache_max) {
 		vmem__qc_free_slow(vm, (unsigned)((size - 1) >> vm->quantum_shift),
 		    addr, size);
@@ -1559,10 +1610,12 @@ void
 vmem_free(vmem_t *v, vmem_addr_t addr, vmem_size_t size)
 {
 	struct vmem_arena *vm = VM(v);
-	if (KVMEM_LIKELY(vm->magic == VMEM_MAGIC && size - 1 < vm->qcache_max) &&
+	if (KVMEM_UNLIKELY(vm->magic != VMEM_MAGIC))
+		not_an_arena(v, "vmem_free");
+	if (KVMEM_LIKELY(size - 1 < vm->qcache_max) &&
 	    qc_free_hit(vm, (size - 1) >> vm->quantum_shift, addr))
 		return;
-	free_general(v, addr, size);
+	free_general(vm, addr, size);
 }
 
 /* ======================================================================

@@ -10,7 +10,8 @@
  *  3. No two free segments are adjacent (coalescing is complete); no
  *     releasable span is entirely free; no two mergeable spans touch.
  *  4. Every free segment is on the list of its size class and nothing else
- *     is on a free list; the bitmap bit of a list is set iff it is non-empty.
+ *     is on a free list; the bitmap bit of a list is set iff it is non-empty;
+ *     a list's size bound is at least each member's size (0 when empty).
  *  5. Every busy segment is in the hash bucket of its start address and the
  *     hash holds nothing else.
  *  6. Counters (bytes in use, total, imported, segment and span counts,
@@ -156,6 +157,8 @@ vmem__check_locked(struct vmem_arena *vm)
 	uint64_t listed = 0;
 	for (unsigned i = 0; i < VMEM_NFREELIST; i++) {
 		bool bit = (vm->fl_bitmap[i >> 6] >> (i & 63)) & 1;
+		if (vm->freelist[i] == NULL && vm->fl_max[i] != 0)
+			return fail(vm, "empty list %u has bound %zu", i, vm->fl_max[i]);
 		if (bit != (vm->freelist[i] != NULL))
 			return fail(vm, "bitmap bit %u is %d for a %s list", i, bit,
 			    vm->freelist[i] != NULL ? "non-empty" : "empty");
@@ -164,6 +167,9 @@ vmem__check_locked(struct vmem_arena *vm)
 			if (bt->type != BT_FREE || bt->fl != i || bt->q_pprev != pp)
 				return fail(vm, "list %u holds a bad tag 0x%" PRIxPTR,
 				    i, bt->start);
+			if (bt->size > vm->fl_max[i])
+				return fail(vm, "list %u bound %zu below member 0x%" PRIxPTR
+				    " size %zu", i, vm->fl_max[i], bt->start, bt->size);
 			pp = &bt->q_next;
 			if (++listed > nfree)
 				return fail(vm, "free lists hold more than %" PRIu64

@@ -144,6 +144,9 @@ struct vmem_arena {
 	/* Segregated free lists and the bitmap of non-empty ones. */
 	uint64_t		fl_bitmap[VMEM_FL_WORDS];
 	struct bt		*freelist[VMEM_NFREELIST];
+	/* Per list, an upper bound of its members' sizes (exact after a full
+	 * best-fit scan): best fit skips a list that cannot hold a request. */
+	vmem_size_t		fl_max[VMEM_NFREELIST];
 };
 
 /* Process-wide counters of live library objects (for tests' fini checks). */
