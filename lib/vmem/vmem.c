@@ -14,7 +14,8 @@
  * (M_FIRSTFIT) finds the first non-empty list whose every member is big
  * enough with one bit scan and takes its head: O(1) whatever the number of
  * free segments.  Best fit scans the first list holding any fitting segment
- * for its smallest member.  Next fit walks the segment list from a rotor.
+ * for its smallest member.  Next fit continues from a rotor address (just
+ * past the last next-fit allocation) along the segment list, wrapping once.
  * Top-down walks the segment list backwards from the highest address.
  *
  * Busy segments are also in a hash keyed by start address, so a free finds
@@ -262,7 +263,7 @@ static inline void
 seg_remove(struct vmem_arena *vm, struct bt *bt)
 {
 	if (vm->rotor == bt)
-		vm->rotor = bt->seg_next;
+		vm->rotor = bt->seg_prev;	/* still at or before the rotor address */
 	bt->seg_prev->seg_next = bt->seg_next;
 	bt->seg_next->seg_prev = bt->seg_prev;
 }
@@ -645,16 +646,39 @@ find_instant(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
 	return find_best(vm, r, fl_index(q), start, addrp);
 }
 
-/* Next fit: the first fitting free segment at or after the rotor. */
+/*
+ * Next fit: the first placement at or after the rotor address, else (after
+ * wrapping) the first from the bottom.  vm->rotor is a tag at or before the
+ * rotor address, so the search usually starts right there: O(1) when the
+ * segment after the last allocation fits.
+ */
 static struct bt *
 find_next(struct vmem_arena *vm, const struct req *r, vmem_addr_t *addrp)
 {
-	struct bt *stop = vm->rotor, *bt = stop;
-	do {
+	struct bt *head = &vm->seg_head, *bt;
+	struct bt *start = vm->rotor_addr == 0 ? head : vm->rotor;
+	struct req after = *r;
+	bool tried_above = false;
+	after.simple = false;
+	if (after.minaddr < vm->rotor_addr)
+		after.minaddr = vm->rotor_addr;
+	if (after.minaddr <= after.maxaddr) {
+		tried_above = true;
+		for (bt = start == head ? head->seg_next : start; bt != head;
+		    bt = bt->seg_next) {
+			if (bt->type == BT_FREE && bt_last(bt) >= after.minaddr &&
+			    fit(&after, bt->start, bt_last(bt), addrp))
+				return bt;
+		}
+	}
+	/* Wrap: everything below the rotor address (segments wholly above it
+	 * were tried already, under the same bounds). */
+	for (bt = head->seg_next; bt != head; bt = bt->seg_next) {
+		if (tried_above && bt->start >= after.minaddr)
+			break;
 		if (bt->type == BT_FREE && fit_bt(r, bt, addrp))
 			return bt;
-		bt = bt->seg_next;
-	} while (bt != stop);
+	}
 	return NULL;
 }
 
@@ -752,6 +776,8 @@ seg_carve(struct vmem_arena *vm, struct bt *bt, vmem_addr_t addr, vmem_size_t si
 		busy->size = size;
 		if (lead == 0) {
 			seg_insert_after(bt->seg_prev, busy);
+			if (vm->rotor == bt)
+				vm->rotor = busy;	/* keep it at or before rotor_addr */
 			bt->start += size;
 			bt->size = trail;
 			fl_resize(vm, bt);
@@ -1327,8 +1353,10 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 		bt = find(vm, r, &addr);
 		if (KVMEM_LIKELY(bt != NULL)) {
 			struct bt *busy = seg_carve(vm, bt, addr, r->size);
-			if ((r->flags & FIT_MASK) == M_NEXTFIT)
-				vm->rotor = busy->seg_next;
+			if ((r->flags & FIT_MASK) == M_NEXTFIT) {
+				vm->rotor = busy;
+				vm->rotor_addr = addr + r->size;
+			}
 			vm->st_allocs++;
 			vmem_unlock(&vm->lock);
 			*addrp = addr;

@@ -60,8 +60,12 @@ vmem__check_locked(struct vmem_arena *vm)
 		ntags++;
 		if (bt->seg_next->seg_prev != bt || bt->seg_prev->seg_next != bt)
 			return fail(vm, "segment list broken at 0x%" PRIxPTR, bt->start);
-		if (bt == vm->rotor)
+		if (bt == vm->rotor) {
 			rotor_seen = true;
+			if (vm->rotor_addr != 0 && bt->start > vm->rotor_addr)
+				return fail(vm, "next-fit rotor tag 0x%" PRIxPTR " lies past "
+				    "the rotor address 0x%" PRIxPTR, bt->start, vm->rotor_addr);
+		}
 		if (bt->size == 0 || (bt->start & vm->quantum_mask) != 0 ||
 		    (bt->size & vm->quantum_mask) != 0)
 			return fail(vm, "tag 0x%" PRIxPTR " size %zu not quantum-aligned",

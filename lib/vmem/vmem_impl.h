@@ -122,7 +122,8 @@ struct vmem_arena {
 	/* Segment list (address order) and span list. */
 	struct bt		seg_head;
 	struct bt		*span_list;
-	struct bt		*rotor;		/* next-fit cursor: a tag or &seg_head */
+	struct bt		*rotor;		/* next fit: a tag at or before rotor_addr, or &seg_head */
+	vmem_addr_t		rotor_addr;	/* next fit resumes here */
 
 	/* Busy-segment hash, sized to the number of busy segments. */
 	struct bt		**hash;
