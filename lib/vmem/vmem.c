@@ -264,6 +264,8 @@ seg_remove(struct vmem_arena *vm, struct bt *bt)
 {
 	if (vm->rotor == bt)
 		vm->rotor = bt->seg_prev;	/* still at or before the rotor address */
+	if (vm->seg_hint == bt)
+		vm->seg_hint = bt->seg_prev;
 	bt->seg_prev->seg_next = bt->seg_next;
 	bt->seg_next->seg_prev = bt->seg_prev;
 }
@@ -710,17 +712,28 @@ span_find(struct vmem_arena *vm, vmem_addr_t addr)
 	return NULL;
 }
 
-/* The segment (free or busy) containing addr, or NULL. */
+/*
+ * The segment (free or busy) containing addr, or NULL.  The walk starts at
+ * the span's first segment, or at the last segment found when that lies in
+ * the same span below addr, so ascending lookups (exact placements in
+ * sequence) cost O(1).
+ */
 static struct bt *
 seg_find(struct vmem_arena *vm, vmem_addr_t addr)
 {
 	struct bt *s = span_find(vm, addr);
 	if (s == NULL)
 		return NULL;
-	for (struct bt *bt = s->seg_next; bt != &vm->seg_head &&
-	    bt->type != BT_SPAN; bt = bt->seg_next) {
-		if (bt->start <= addr && addr <= bt_last(bt))
+	struct bt *bt = s->seg_next, *h = vm->seg_hint;
+	if (h != &vm->seg_head && h->type != BT_SPAN && h->start <= addr &&
+	    h->start >= s->start && h->start <= bt_last(s))
+		bt = h;
+	for (; bt != &vm->seg_head && bt->type != BT_SPAN && bt->start <= addr;
+	    bt = bt->seg_next) {
+		if (addr <= bt_last(bt)) {
+			vm->seg_hint = bt;
 			return bt;
+		}
 	}
 	return NULL;
 }
@@ -968,6 +981,7 @@ vmem_init(vmem_t *v, const char *name, vmem_addr_t base, vmem_size_t size,
 	vm->seg_head.seg_next = vm->seg_head.seg_prev = &vm->seg_head;
 	vm->seg_head.type = BT_NONE;
 	vm->rotor = &vm->seg_head;
+	vm->seg_hint = &vm->seg_head;
 	vm->hash = vm->hash_small;
 	vm->hash_bits = VMEM_HASH_MIN_BITS;
 	vm->magic = VMEM_MAGIC;

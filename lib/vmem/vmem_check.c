@@ -55,11 +55,14 @@ vmem__check_locked(struct vmem_arena *vm)
 	vmem_size_t inuse = 0, total = 0, imported = 0;
 	uint64_t nbusy = 0, nfree = 0, nspans = 0, ntags = 0;
 	bool rotor_seen = vm->rotor == head, prev_free = false;
+	bool hint_seen = vm->seg_hint == head;
 
 	for (const struct bt *bt = head->seg_next; bt != head; bt = bt->seg_next) {
 		ntags++;
 		if (bt->seg_next->seg_prev != bt || bt->seg_prev->seg_next != bt)
 			return fail(vm, "segment list broken at 0x%" PRIxPTR, bt->start);
+		if (bt == vm->seg_hint)
+			hint_seen = true;
 		if (bt == vm->rotor) {
 			rotor_seen = true;
 			if (vm->rotor_addr != 0 && bt->start > vm->rotor_addr)
@@ -156,6 +159,8 @@ vmem__check_locked(struct vmem_arena *vm)
 		return fail(vm, "span list has extra span 0x%" PRIxPTR, sl->start);
 	if (!rotor_seen)
 		return fail(vm, "next-fit rotor is not on the segment list");
+	if (!hint_seen)
+		return fail(vm, "segment lookup hint is not on the segment list");
 
 	/* Free lists and bitmap. */
 	uint64_t listed = 0;

@@ -124,6 +124,7 @@ struct vmem_arena {
 	struct bt		*span_list;
 	struct bt		*rotor;		/* next fit: a tag at or before rotor_addr, or &seg_head */
 	vmem_addr_t		rotor_addr;	/* next fit resumes here */
+	struct bt		*seg_hint;	/* last segment seg_find() returned, or &seg_head */
 
 	/* Busy-segment hash, sized to the number of busy segments. */
 	struct bt		**hash;
