@@ -36,11 +36,13 @@
  * worst case needs (two for a split, two more for an import), so once it has
  * found space it cannot fail for lack of metadata.
  *
- * Locking: one mutex per arena guards everything in struct vmem_arena.  It
- * is dropped around the import, release, reclaim and misuse callbacks, which
- * may therefore call into other arenas (or this one, for reclaim).  M_WAITOK
- * sleepers wait on the arena's condition variable; frees, spans added,
- * imports and limit changes wake them.
+ * Locking: one lock per arena (a futex lock, vmem_lock.h) guards the
+ * segment layer in struct vmem_arena.  It is dropped around the import,
+ * release, reclaim and misuse callbacks, which may therefore call into
+ * other arenas (or this one, for reclaim).  M_WAITOK sleepers wait on the
+ * arena's futex wait queue; frees, spans added, imports and limit changes
+ * wake them.  Quantum caches (vmem_qcache.c) sit in front of all this for
+ * small sizes and have locks of their own, taken before the arena's.
  *
  * Misuse (double free, unknown address, wrong size, overlapping spans, leaks
  * at destroy) is detected in every build and reported through the arena's
