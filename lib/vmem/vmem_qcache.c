@@ -289,6 +289,8 @@ depot_get_full(struct qcache *qc)
 		qc->full = m->next;
 		qc->nfull--;
 		qc->depot_objs -= mag_rounds(m);
+		if (qc->nfull < qc->full_min)
+			qc->full_min = qc->nfull;
 	}
 	return m;
 }
@@ -637,14 +639,26 @@ mag_fill(struct vmem_arena *vm, struct qcache *qc, struct qc_mag *m, int flags)
 	}
 }
 
-/* Trim the depot's full list to its bound, flushing the excess to slabs. */
+/*
+ * The working-set reap (Bonwick and Adams): every QC_REAP_INTERVAL depot
+ * visits, the full magazines that stayed in the depot through the whole
+ * interval (its low-water mark) were not needed; flush that many to the
+ * slabs.  Bursts that come back within an interval keep their magazines,
+ * so slabs are not imported and released on every burst, while a depot
+ * that only fills is trimmed each interval.  Cache lock held on entry;
+ * dropped on return.
+ */
 static void
-depot_trim(struct vmem_arena *vm, struct qcache *qc)
+depot_reap_unlock(struct vmem_arena *vm, struct qcache *qc)
 {
 	struct flush_ctx fc = { 0 };
-	qc_lock(qc);
-	while (qc->nfull > QC_DEPOT_FULL_MAX)
-		flush_mag(qc, depot_get_full(qc), &fc);
+	if (++qc->visits >= QC_REAP_INTERVAL) {
+		uint32_t idle = qc->full_min;
+		while (idle-- > 0 && qc->nfull > 0)
+			flush_mag(qc, depot_get_full(qc), &fc);
+		qc->visits = 0;
+		qc->full_min = qc->nfull;
+	}
 	vmem_unlock(&qc->lock);
 	flush_finish(vm, qc, &fc);
 }
@@ -754,7 +768,7 @@ vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr,
 		struct qc_mag *ld = atomic_load_explicit(&tc->loaded[i], memory_order_relaxed);
 		struct qc_mag *pv = atomic_load_explicit(&tc->prev[i], memory_order_relaxed);
 		struct qc_mag *m = NULL;
-		bool trim = false;
+		bool reap = false;
 		if (pv->cap != 0 && mag_rounds(pv) == 0) {
 			atomic_store_explicit(&tc->loaded[i], pv, memory_order_relaxed);
 			atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
@@ -768,17 +782,18 @@ vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr,
 				atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
 				atomic_store_explicit(&tc->loaded[i], e, memory_order_relaxed);
 				m = e;
-				trim = qc->nfull > QC_DEPOT_FULL_MAX;
+				reap = true;	/* with the lock still held */
+			} else {
+				vmem_unlock(&qc->lock);
 			}
-			vmem_unlock(&qc->lock);
 		}
 		if (m != NULL) {
 			uint32_t r = mag_rounds(m);
 			m->objs[r] = addr;
 			atomic_store_explicit(&m->rounds, r + 1, memory_order_relaxed);
 			slow_exit(tc);
-			if (trim)
-				depot_trim(vm, qc);
+			if (reap)
+				depot_reap_unlock(vm, qc);
 			return;
 		}
 		slow_exit(tc);

@@ -12,12 +12,21 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* ThreadSanitizer must see every access: no inline assembly then. */
+#if defined(__SANITIZE_THREAD__)
+#define QC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define QC_TSAN 1
+#endif
+#endif
+
 #define QC_MAX_QUANTA	16	/* qcache_max is capped at 16 quanta */
 #define QC_SLOTS	256	/* arenas with per-thread caches at one time */
 #define QC_MAG_INIT	16	/* first magazine capacity */
 #define QC_MAG_MAX	256	/* capacity it may grow to under contention */
-#define QC_DEPOT_FULL_MAX 8	/* full magazines a depot keeps */
-#define QC_DEPOT_EMPTY_MAX 8	/* empty magazines a depot keeps */
+#define QC_REAP_INTERVAL 256	/* depot visits between working-set reaps */
+#define QC_DEPOT_EMPTY_MAX 64	/* empty magazines a depot keeps */
 
 /* A magazine: a stack of cached objects. */
 struct qc_mag {
@@ -52,6 +61,8 @@ struct qcache {
 	struct qc_mag		*empty;		/* depot: empty magazines */
 	uint32_t		nfull;
 	uint32_t		nempty;
+	uint32_t		full_min;	/* fewest full magazines this interval */
+	uint32_t		visits;		/* depot visits this interval */
 	uint64_t		depot_objs;	/* objects in the full list */
 
 	struct qc_slab		*partial;	/* slabs with free objects */
@@ -73,16 +84,17 @@ struct qcache {
 
 /* One thread's caches for one arena. */
 struct qc_tcache {
+	/* First, so the hit path indexes it without an offset. */
+	_Atomic(struct qc_mag *) loaded[QC_MAX_QUANTA];
 	_Atomic uint32_t	busy;		/* owner inside a hit */
 	_Atomic uint32_t	slowbusy;	/* owner inside a slow path */
 	_Atomic uint32_t	stolen;		/* a drainer took (or is taking) the magazines */
+	_Atomic(struct qc_mag *) prev[QC_MAX_QUANTA];
 	struct vmem_arena	*vm;		/* NULL once the arena is gone */
 	struct qc_tcache	*anext;		/* the arena's list (registry lock) */
 	struct qc_tcache	**apprev;
 	struct qc_thread	*thr;
 	unsigned		slot;
-	_Atomic(struct qc_mag *) loaded[QC_MAX_QUANTA];
-	_Atomic(struct qc_mag *) prev[QC_MAX_QUANTA];
 };
 
 /*
@@ -120,6 +132,23 @@ qc_mine(const struct vmem_arena *vm)
 	return vmem__qc_self->slot[vm->qc_slot];
 }
 
+/*
+ * Count a hit in a single-writer counter.  Only the owning thread writes
+ * it (readers load it relaxed and accept a value one behind), so on x86-64
+ * one plain add to memory does, without the lock prefix a shared counter
+ * would need; elsewhere a relaxed load and store.
+ */
+static inline void
+qc_count(_Atomic uint64_t *c)
+{
+#if defined(__x86_64__) && !defined(QC_TSAN)
+	__asm__ volatile("addq $1, %0" : "+m"(*(uint64_t *)c));
+#else
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+#endif
+}
+
 /* Hit path of vmem_alloc for cache i: no lock, no read-modify-write. */
 static inline bool
 qc_alloc_hit(const struct vmem_arena *vm, size_t i, vmem_addr_t *addrp)
@@ -133,8 +162,7 @@ qc_alloc_hit(const struct vmem_arena *vm, size_t i, vmem_addr_t *addrp)
 	if (KVMEM_LIKELY(hit)) {
 		*addrp = m->objs[r - 1];
 		atomic_store_explicit(&m->rounds, r - 1, memory_order_relaxed);
-		atomic_store_explicit(&m->pops, atomic_load_explicit(&m->pops,
-		    memory_order_relaxed) + 1, memory_order_relaxed);
+		qc_count(&m->pops);
 	}
 	atomic_store_explicit(&tc->busy, 0, memory_order_release);
 	return hit;
