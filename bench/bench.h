@@ -35,6 +35,15 @@ typedef void kb_counter_fn(void *arg, const char *name, double value);
 /* Entry flags. */
 #define KB_FULL		0x1	/* registered only with --kb-full */
 #define KB_CG_CORE	0x2	/* in the default callgrind list */
+#define KB_REALTIME	0x4	/* report wall-clock time (threaded rows) */
+/*
+ * KB_THREADS(n), n >= 1: registered with Google Benchmark's Threads(n);
+ * thread 0 sets the state up before the start barrier and every thread
+ * calls run() on it with its index and the same n.  Threaded entries have
+ * no prepare() step.  Without it: a plain single-threaded benchmark.
+ */
+#define KB_THREADS(n)	((uint32_t)(n) << 8)
+#define KB_NTHREADS(fl)	(((fl) >> 8) & 0xffu)
 
 struct kb_workload {
 	const char	*row;		/* what is measured: "frag_nofit" */
@@ -57,8 +66,8 @@ struct kb_workload {
 	void		(*prepare)(void *st, const uint64_t *q, uint64_t n);
 	/*
 	 * Timed: do exactly n operations with run parameters q[] as thread
-	 * tid (always 0 for now).  Returns n; on an allocator failure it
-	 * reports and exits through kb_fail().
+	 * tid (0 .. threads-1; every thread runs the same n).  Returns n; on
+	 * an allocator failure it reports and exits through kb_fail().
 	 */
 	uint64_t	(*run)(void *st, const uint64_t *q, unsigned tid, uint64_t n);
 	/* Optional: report state counters (segments, hash size). */
@@ -67,16 +76,28 @@ struct kb_workload {
 	uint64_t	q[KB_NP];	/* run parameters */
 	uint32_t	batch;		/* most ops per timed batch; 0: 256 */
 	uint32_t	cg_ops;		/* ops counted in callgrind mode; 0: 100000 */
-	uint32_t	flags;		/* KB_* */
+	uint32_t	flags;		/* KB_* and KB_THREADS(n) */
 };
 
 /* The tables, each ended by an entry whose row is NULL. */
 extern const struct kb_workload kb_vmem_workloads[];
 extern const struct kb_workload kb_baseline_workloads[];
 extern const struct kb_workload kb_malloc_workloads[];
+extern const struct kb_workload kb_qcache_workloads[];
+extern const struct kb_workload kb_trace_workloads[];
 #ifdef KB_HAVE_JEMALLOC
 extern const struct kb_workload kb_jemalloc_workloads[];
 #endif
+/* Binaries built around another malloc (mimalloc, tcmalloc) have only this. */
+extern const struct kb_workload kb_sysmalloc_workloads[];
+
+/*
+ * kvmem-bench --kb-stats: the untimed quantum-cache measurements
+ * (footprint after churn and drain, share of allocations served without
+ * the arena lock, producer/consumer footprint), printed to stdout.
+ * Returns 0, or 1 if a measurement could not be made.
+ */
+int kb_qcache_report(void);
 
 #ifdef __cplusplus
 #define KB_NORETURN [[noreturn]]
@@ -168,6 +189,28 @@ void *kb_xcalloc(size_t n, size_t size);
 
 /* Version strings for the report header. */
 const char *kb_c_compiler(void);
+
+/*
+ * Where the traces (NAME.csv) are: --kb-trace-dir, else $KB_TRACE_DIR, else
+ * the build directory's bench/traces (compiled in).
+ */
+const char *kb_trace_dir(void);
+void kb_set_trace_dir(const char *dir);
+
+/* Spin-wait helpers: a CPU pause, and a back-off that yields, then sleeps. */
+static inline void
+kb_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+/* Call with an increasing spin count; pauses, then yields, then naps. */
+void kb_backoff(uint32_t spins);
+/* The same, never napping longer than 20 us (for waits on a busy peer). */
+void kb_backoff_short(uint32_t spins);
 
 #ifdef __cplusplus
 }

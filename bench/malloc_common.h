@@ -10,6 +10,10 @@
  *   tag##_setup_live / tag##_teardown_live, p = {size, live, flags}, and
  *   tag##_prepare_free / tag##_run_free: frees of random live blocks, the
  *   previous batch reallocated (untimed) by prepare.
+ * KB_MALLOC_PC(tag, ALLOC, FREE) defines the producer/consumer rows,
+ *   p = {size, flags}: tag##_setup_pc starts the consumer thread (kb_pc.h),
+ *   tag##_run_pc allocates n blocks and passes them to it, then waits
+ *   until all n are freed; one operation is one transfer.
  * The blocks are never written: these rows time the allocator only.
  */
 #ifndef KVMEM_BENCH_MALLOC_COMMON_H
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "kb_pc.h"
 
 /* Not every allocator uses every generated function. */
 #define KB_UNUSED	__attribute__((unused))
@@ -192,6 +197,73 @@ tag##_run_free(void *st, const uint64_t *q, unsigned tid, uint64_t n)	\
 	s->freed = 1;							\
 	return n;							\
 }
+
+#define KB_MALLOC_PC(tag, ALLOC, FREE)					\
+struct tag##_pcstate {							\
+	struct kb_pc	*pc;						\
+	size_t		size;						\
+	int		flags;						\
+};									\
+									\
+static void								\
+tag##_pc_drain(void *ctx, const uintptr_t *items, uint32_t n)		\
+{									\
+	struct tag##_pcstate *s = ctx;					\
+	size_t size = s->size;						\
+	int flags = s->flags;						\
+									\
+	(void)size;							\
+	(void)flags;							\
+	for (uint32_t i = 0; i < n; i++)				\
+		FREE((void *)items[i], size, flags);			\
+}									\
+									\
+static void *								\
+tag##_setup_pc(const uint64_t *p)					\
+{									\
+	struct tag##_pcstate *s = kb_xcalloc(1, sizeof(*s));		\
+									\
+	s->size = (size_t)p[0];						\
+	s->flags = (int)p[1];						\
+	s->pc = kb_pc_create(tag##_pc_drain, s);			\
+	return s;							\
+}									\
+									\
+static void								\
+tag##_teardown_pc(void *st)						\
+{									\
+	struct tag##_pcstate *s = st;					\
+									\
+	kb_pc_destroy(s->pc);						\
+	free(s);							\
+}									\
+									\
+static uint64_t								\
+tag##_run_pc(void *st, const uint64_t *q, unsigned tid, uint64_t n)	\
+{									\
+	struct tag##_pcstate *s = st;					\
+	struct kb_pc *pc = s->pc;					\
+	size_t size = s->size;						\
+	int flags = s->flags;						\
+									\
+	(void)q;							\
+	(void)tid;							\
+	(void)flags;							\
+	for (uint64_t i = 0; i < n; i++) {				\
+		void *p = ALLOC(size, flags);				\
+									\
+		if (KB_UNLIKELY(p == NULL))				\
+			kb_fail(#tag ": allocation of %zu failed", size); \
+		kb_pc_push(pc, (uintptr_t)p);				\
+	}								\
+	kb_pc_sync(pc);							\
+	return n;							\
+}
+
+/* A producer/consumer row of size-byte transfers. */
+#define KB_PC_ROW(row, impl, tag, size, fl) \
+	{ row, NULL, NULL, impl, tag##_setup_pc, tag##_teardown_pc, NULL, \
+	  tag##_run_pc, NULL, { size, fl }, { 0 }, 0, 0, KB_REALTIME }
 
 /* A live-free row: free of random blocks among `live` of `size` bytes. */
 #define KB_LIVE_FREE(impl, tag, size, live, fl, cgfl) \

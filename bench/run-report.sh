@@ -6,21 +6,28 @@
 #                            [--out DIR] BUILD_DIR
 #
 # Builds nothing: BUILD_DIR must hold bench/kvmem-bench (configure with
-# -Dbuildtype=release).  Runs every workload with interleaved repetitions
-# under MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 (glibc heap trimming
-# off too) and prints, per
-# workload, the median time per operation of kvmem and of each baseline with
-# their ratio, then every sweep (free segments, live allocations,
-# constraints) with the ratio between its sizes.
+# -Dbuildtype=release).  Writes the standard allocation traces into
+# BUILD_DIR/bench/traces (kvmem-tracegen --all), runs every workload with
+# interleaved repetitions under MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1
+# (glibc heap trimming off too), then the same for kvmem-bench-mimalloc and
+# kvmem-bench-tcmalloc when they were built (each in its own process: every
+# one of them replaces malloc), and prints, per workload, the median time per
+# operation of kvmem and of each baseline with their ratio, every sweep (free
+# segments, live allocations, constraints) with the ratio between its sizes,
+# the quantum-cache summaries (hit-path pairs vs jemalloc, 1 vs 2 threads,
+# producer/consumer) and the untimed measurements of kvmem-bench --kb-stats
+# (footprint, share of allocations served without the arena lock).
 #
-#   quick (default)  5 repetitions, min time 0.05 s: a few minutes on 2 cores
+#   quick (default)  5 repetitions, min time 0.05 s: under 5 minutes on 2 cores
 #   --full           all workloads (--kb-full), 12 repetitions, min time 0.5 s
 #   --callgrind      also count instructions per operation under callgrind
 #                    (the callgrind-core workloads; with --full, all)
 #   --callgrind-only skip the timed run
 #
-# Writes to DIR (default bench-results/): raw.json (Google Benchmark),
-# medians.tsv, callgrind.tsv, summary.json, report.txt.
+# Writes to DIR (default bench-results/): raw*.json (Google Benchmark, one
+# per binary), medians.tsv, callgrind.tsv, stats.txt, summary.json,
+# report.txt, and with gnuplot plots/*.png (fragmentation sweep, thread
+# scaling, quantum-cache sizes against jemalloc).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +57,13 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$build" ] || usage
 bin="$build/bench/kvmem-bench"
+traces="$build/bench/traces"
+alts=''
+for a in mimalloc tcmalloc; do
+	if [ -x "$build/bench/kvmem-bench-$a" ]; then
+		alts="$alts $build/bench/kvmem-bench-$a"
+	fi
+done
 if [ ! -x "$bin" ]; then
 	echo "run-report.sh: $bin not found; configure and build first:" >&2
 	echo "  meson setup $build --wrap-mode=nodownload -Dbuildtype=release && ninja -C $build" >&2
@@ -88,16 +102,37 @@ say "compilers:  $(info c_compiler) (C), $(info cxx_compiler) (C++ shim); meson 
 say "libraries:  kvmem $(info kvmem), jemalloc $(info jemalloc) (libjemalloc-dev $(pkgver libjemalloc-dev)),"
 say "            glibc $(info glibc), Google Benchmark $(info benchmark) (libbenchmark-dev $(pkgver libbenchmark-dev)),"
 say "            valgrind $(pkgver valgrind)"
+if [ -n "$alts" ]; then
+	for a in $alts; do
+		say "            $("$a" --kb-info | awk -F '\t' '$1 == "sysmalloc" { print $2 }') in $(basename "$a")"
+	done
+	say "            (libmimalloc-dev $(pkgver libmimalloc-dev), libtcmalloc-minimal4 $(pkgver libtcmalloc-minimal4))"
+else
+	say "            mimalloc, tcmalloc: not built (install libmimalloc-dev, libgoogle-perftools-dev)"
+fi
 say "command:    $cmdline"
 say "env:        MALLOC_CONF=$MALLOC_CONF GLIBC_TUNABLES=$GLIBC_TUNABLES"
 say "note:       Debian's libbenchmark reports itself as a DEBUG build (\"Library was built as"
 say "            DEBUG\"); the timed loops are ours (batches of C calls), so this matters little."
 say "note:       times are medians of $reps interleaved repetitions; cpu_time per operation,"
-say "            except live_free rows (real time around the frees only, measured by the shim)."
+say "            except live_free rows (real time around the frees only, measured by the shim)"
+say "            and the threaded, producer/consumer and 2-thread trace rows (wall clock; their"
+say "            process CPU time is shown in the summaries).  mimalloc/tcmalloc rows come from"
+say "            their own binaries, run after the main one (not interleaved with it)."
 say "            Other agents share this machine: compare ratios within one run, not absolute ns."
 say ""
 
-"$bin" $kbfull --kb-list > "$out/list.tsv"
+# The traces the trace_* rows replay: deterministic, rewritten every run.
+if [ -x "$build/bench/kvmem-tracegen" ]; then
+	"$build/bench/kvmem-tracegen" --all "$traces" ||
+	    { echo "run-report.sh: kvmem-tracegen failed" >&2; exit 1; }
+fi
+
+# The workload list of every binary, the binary in a 10th column.
+: > "$out/list.tsv"
+for b in "$bin" $alts; do
+	"$b" $kbfull --kb-list | awk -v b="$b" '{ print $0 "\t" b }' >> "$out/list.tsv"
+done
 if [ -n "$filter" ]; then
 	awk -F '\t' -v re="$filter" '$1 ~ re' "$out/list.tsv" > "$out/list.tmp"
 	mv "$out/list.tmp" "$out/list.tsv"
@@ -105,26 +140,46 @@ fi
 
 # ---- Timed run --------------------------------------------------------------
 if [ $timed = 1 ]; then
-	set -- "$bin" $kbfull --benchmark_repetitions="$reps" \
-	    --benchmark_enable_random_interleaving=true \
-	    --benchmark_min_time="$mintime" \
-	    --benchmark_format=json --benchmark_out="$out/raw.json" \
-	    --benchmark_out_format=json
-	[ -n "$filter" ] && set -- "$@" --benchmark_filter="$filter"
-	say "benchmark: MALLOC_CONF=$MALLOC_CONF GLIBC_TUNABLES=$GLIBC_TUNABLES $*"
-	echo "running $(wc -l < "$out/list.tsv") workloads x $reps repetitions ..." >&2
 	start=$(date +%s)
-	"$@" > "$out/stdout.json" 2> "$out/stderr.txt" || {
-		echo "run-report.sh: kvmem-bench failed; see $out/stderr.txt" >&2
-		tail -5 "$out/stderr.txt" >&2
-		exit 1
-	}
-	say "(timed run took $(( $(date +%s) - start )) s)"
+	: > "$out/medians.tsv"
+	for b in "$bin" $alts; do
+		tag=$(basename "$b" | sed 's/^kvmem-bench//')
+		if ! awk -F '\t' -v b="$b" '$10 == b' "$out/list.tsv" | grep -q .; then
+			continue
+		fi
+		set -- "$b" $kbfull --kb-trace-dir "$traces" \
+		    --benchmark_repetitions="$reps" \
+		    --benchmark_enable_random_interleaving=true \
+		    --benchmark_min_time="$mintime" \
+		    --benchmark_format=json --benchmark_out="$out/raw$tag.json" \
+		    --benchmark_out_format=json
+		[ -n "$filter" ] && set -- "$@" --benchmark_filter="$filter"
+		say "benchmark: MALLOC_CONF=$MALLOC_CONF GLIBC_TUNABLES=$GLIBC_TUNABLES $*"
+		echo "running $(awk -F '\t' -v b="$b" '$10 == b' "$out/list.tsv" | wc -l)" \
+		    "workloads of $(basename "$b") x $reps repetitions ..." >&2
+		"$@" > "$out/stdout$tag.json" 2> "$out/stderr$tag.txt" || {
+			echo "run-report.sh: $(basename "$b") failed; see $out/stderr$tag.txt" >&2
+			tail -5 "$out/stderr$tag.txt" >&2
+			exit 1
+		}
+		awk -f "$awkf" -v mode=medians "$out/raw$tag.json" >> "$out/medians.tsv"
+	done
+	say "(timed runs took $(( $(date +%s) - start )) s; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 	say ""
-	awk -f "$awkf" -v mode=medians "$out/raw.json" > "$out/medians.tsv"
 	awk -f "$awkf" -v mode=table -v unit=ns/op "$out/list.tsv" "$out/medians.tsv" |
 	    tee -a "$report"
 	say ""
+	awk -f "$awkf" -v mode=threads "$out/list.tsv" "$out/medians.tsv" | tee -a "$report"
+	awk -f "$awkf" -v mode=pc "$out/list.tsv" "$out/medians.tsv" | tee -a "$report"
+fi
+
+# ---- Untimed quantum-cache measurements ---------------------------------------
+if [ -z "$filter" ]; then
+	say "kvmem-bench --kb-stats (untimed counts: exact and repeatable for one thread; the"
+	say "2-thread trace and producer/consumer figures depend on how the threads interleave):"
+	"$bin" --kb-trace-dir "$traces" --kb-stats > "$out/stats.txt" 2>&1 ||
+	    echo "run-report.sh: kvmem-bench --kb-stats reported a problem" >&2
+	tee -a "$report" < "$out/stats.txt"
 fi
 
 # ---- Instruction counts under callgrind ------------------------------------
@@ -136,17 +191,18 @@ if [ $cg = 1 ]; then
 	mkdir -p "$out/callgrind"
 	: > "$out/callgrind.tsv"
 	if [ $full = 1 ]; then
-		names=$(cut -f1 "$out/list.tsv")
+		awk -F '\t' '$9 == 0 { print $1 "\t" $10 }' "$out/list.tsv" > "$out/cglist.tsv"
 	else
-		names=$(awk -F '\t' '$6 == 1 { print $1 }' "$out/list.tsv")
+		awk -F '\t' '$6 == 1 && $9 == 0 { print $1 "\t" $10 }' "$out/list.tsv" \
+		    > "$out/cglist.tsv"
 	fi
-	say "callgrind: valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no $bin --callgrind-workload NAME"
-	echo "callgrind: $(echo "$names" | wc -l) workloads ..." >&2
-	for n in $names; do
-		f="$out/callgrind/$(echo "$n" | tr '/:' '__').out"
+	say "callgrind: valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no BINARY --callgrind-workload NAME"
+	echo "callgrind: $(wc -l < "$out/cglist.tsv") workloads ..." >&2
+	while IFS='	' read -r n b; do
+		f="$out/callgrind/$(basename "$b")_$(echo "$n" | tr '/:' '__').out"
 		if ! valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \
-		    --callgrind-out-file="$f" "$bin" --callgrind-workload "$n" \
-		    > "$f.log" 2>&1; then
+		    --callgrind-out-file="$f" "$b" --kb-trace-dir "$traces" \
+		    --callgrind-workload "$n" > "$f.log" 2>&1; then
 			echo "run-report.sh: callgrind run of $n failed; see $f.log" >&2
 			continue
 		fi
@@ -157,11 +213,48 @@ if [ $cg = 1 ]; then
 		awk -v n="$n" -v ir="$ir" -v ops="$ops" \
 		    'BEGIN { if (ops > 0) printf "%s\t%.1f\t-\tIr\t\n", n, ir / ops }' \
 		    >> "$out/callgrind.tsv"
-	done
+	done < "$out/cglist.tsv"
 	say "instructions per operation (callgrind, collection around the measured loop only):"
 	awk -f "$awkf" -v mode=table -v unit=Ir/op "$out/list.tsv" "$out/callgrind.tsv" |
 	    tee -a "$report"
 	say ""
+fi
+
+# ---- Quantum caches against jemalloc: ns and instructions per pair ------------
+med="$out/medians.tsv"
+[ $timed = 1 ] || { med="$out/medians.none"; printf -- '-\t0\n' > "$med"; }
+if [ $cg = 1 ]; then
+	awk -f "$awkf" -v mode=qcache "$out/list.tsv" "$med" "$out/callgrind.tsv"
+else
+	awk -f "$awkf" -v mode=qcache "$out/list.tsv" "$med"
+fi | tee -a "$report"
+
+# ---- Plots ----------------------------------------------------------------------
+if command -v gnuplot > /dev/null && [ $timed = 1 ]; then
+	mkdir -p "$out/plots"
+	pd="$out/plots"
+	awk -f "$awkf" -v mode=plotfrag "$out/list.tsv" "$med" > "$pd/frag.dat"
+	awk -f "$awkf" -v mode=plotthreads "$out/list.tsv" "$med" > "$pd/threads.dat"
+	for r in qcache_q64 qcache_q4K; do
+		awk -f "$awkf" -v mode=plotqc -v row=$r "$out/list.tsv" "$med" > "$pd/$r.dat"
+		if [ $cg = 1 ]; then
+			awk -f "$awkf" -v mode=plotqc -v row=$r -v cg=1 "$out/list.tsv" "$med" \
+			    "$out/callgrind.tsv" > "$pd/${r}_ir.dat"
+		fi
+	done
+	made=''
+	: > "$pd/gnuplot.log"
+	for part in frag threads qcache; do
+		rm -f "$pd/$part.png"
+		if gnuplot -e "pd='$pd'; cg=$cg; part='$part'" "$here/plots.gp" \
+		    2>> "$pd/gnuplot.log"; then
+			made="$made $pd/$part.png"
+		else
+			echo "run-report.sh: no $part plot (no data?); see $pd/gnuplot.log" >&2
+			rm -f "$pd/$part.png"
+		fi
+	done
+	[ -z "$made" ] || say "plots:$made"
 fi
 
 # ---- summary.json -------------------------------------------------------------
@@ -180,7 +273,8 @@ jesc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	printf '"repetitions": %s,\n"min_time": %s,\n' "$reps" "$mintime"
 	printf '"benchmark_library_reports_debug": true,\n'
 	if [ $timed = 1 ]; then
-		printf '"time": {"unit": "ns/op", "raw": "raw.json",\n'
+		printf '"time": {"unit": "ns/op", "raw": "%s",\n' \
+	    "$(cd "$out" && ls raw*.json 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 		awk -f "$awkf" -v mode=json -v unit=ns/op "$out/list.tsv" "$out/medians.tsv"
 		printf '},\n'
 	fi
@@ -189,6 +283,6 @@ jesc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 		awk -f "$awkf" -v mode=json -v unit=Ir/op "$out/list.tsv" "$out/callgrind.tsv"
 		printf '},\n'
 	fi
-	printf '"report": "report.txt"\n}\n'
+	printf '"stats": "stats.txt",\n"report": "report.txt"\n}\n'
 } > "$out/summary.json"
 echo "wrote $report and $out/summary.json" >&2

@@ -1,22 +1,35 @@
 // shim.cc -- registers the C workload tables with Google Benchmark and runs
 // them; also the instruction-count mode for callgrind.
 //
-// kvmem-bench [--kb-full] [Google Benchmark flags]
+// kvmem-bench [--kb-full] [--kb-trace-dir DIR] [Google Benchmark flags]
 //     Time every workload.  Each registered benchmark calls the workload's
 //     run() in batches (KeepRunningBatch), so one iteration is one operation
 //     and the reported time is per operation.  Workloads with a prepare()
 //     step are timed by the shim around run() only (monotonic clock, through
-//     UseManualTime: use their real_time); for the others use cpu_time.
+//     UseManualTime: use their real_time); KB_REALTIME ones (threaded rows,
+//     producer/consumer, multi-thread traces) report wall-clock real_time,
+//     and as cpu_time the CPU time of the whole process (all its threads)
+//     per operation; for the others use cpu_time.  KB_THREADS(n) entries run in n threads
+//     (Google Benchmark's Threads(n)): their real_time per operation is the
+//     wall time divided by the operations of all threads, i.e. the inverse
+//     of the throughput.
 // kvmem-bench [--kb-full] --kb-list
 //     One line per workload: name, row, sweep, value, impl, callgrind-core
-//     flag (0/1), callgrind op count.
+//     flag (0/1), callgrind op count, threads (0: plain), wall-clock flag
+//     (0/1: threads of its own, so no callgrind count).
 // kvmem-bench --kb-info
 //     Versions and build facts for report headers (key<TAB>value).
+// kvmem-bench --kb-stats
+//     The untimed quantum-cache measurements (see kb_qcache_report()).
 // kvmem-bench --callgrind-workload NAME [--ops N]
 //     Set NAME up, then run N operations with callgrind collection switched
 //     on around the run() calls only (start valgrind with
 //     --instr-atstart=no --collect-atstart=no).  Prints
-//     "kb-callgrind<TAB>NAME<TAB>N".
+//     "kb-callgrind<TAB>NAME<TAB>N".  Threaded entries run as thread 0 only.
+//
+// Built three ways: the main binary (KB_HAVE_VMEM: kvmem, the reference
+// allocators, glibc and, with KB_HAVE_JEMALLOC, jemalloc), and one binary
+// per other malloc replacement (KB_SYSMALLOC: only that allocator's rows).
 
 #include <benchmark/benchmark.h>
 
@@ -44,6 +57,9 @@
 #ifdef KB_HAVE_JEMALLOC
 extern "C" const char *kb_jemalloc_version(void);
 #endif
+#ifdef KB_SYSMALLOC
+extern "C" const char *kb_sysmalloc_version(void);
+#endif
 
 #ifndef KB_KVMEM_VERSION
 #define KB_KVMEM_VERSION "unknown"
@@ -64,12 +80,27 @@ struct Entry {
 
 std::vector<Entry> entries;
 
-// The one live state: kept between calls while the next benchmark uses the
-// same setup, torn down when another setup is needed.
-struct Cache {
-	const kb_workload *owner = nullptr;
-	void *state = nullptr;
-} cache;
+// Live states, kept while they may be used again: with interleaved
+// repetitions the same setup comes back many times, and some setups (10^6
+// segments) cost far more than the benchmark itself.  At most max_states
+// are kept; when one must go, the least recently used of the cheap ones
+// (setup under kCheapSetup seconds) goes first, so the expensive ones
+// survive the interleaving.
+struct CachedState {
+	const kb_workload *owner;
+	void *state;
+	uint64_t last_use;
+	double cost;		// seconds its setup took
+};
+
+const double kCheapSetup = 0.02;
+std::vector<CachedState> cache;
+size_t max_states = 32;
+uint64_t use_clock;
+unsigned long n_setups;
+double setup_seconds, teardown_seconds;
+
+double now_seconds();
 
 bool same_setup(const kb_workload *a, const kb_workload *b)
 {
@@ -77,24 +108,51 @@ bool same_setup(const kb_workload *a, const kb_workload *b)
 	    std::memcmp(a->p, b->p, sizeof(a->p)) == 0;
 }
 
-void cache_drop()
+void cache_evict(std::vector<CachedState>::iterator it)
 {
-	if (cache.state != nullptr)
-		cache.owner->teardown(cache.state);
-	cache.state = nullptr;
-	cache.owner = nullptr;
+	double t0 = now_seconds();
+
+	it->owner->teardown(it->state);
+	teardown_seconds += now_seconds() - t0;
+	cache.erase(it);
+}
+
+void cache_drop_all()
+{
+	while (!cache.empty())
+		cache_evict(cache.begin());
 }
 
 // The state for w, from the cache or freshly set up; nullptr if setup failed.
 void *cache_get(const kb_workload *w)
 {
-	if (cache.state != nullptr && same_setup(cache.owner, w))
-		return cache.state;
-	cache_drop();
-	cache.state = w->setup(w->p);
-	if (cache.state != nullptr)
-		cache.owner = w;
-	return cache.state;
+	for (CachedState &c : cache) {
+		if (same_setup(c.owner, w)) {
+			c.last_use = ++use_clock;
+			return c.state;
+		}
+	}
+	while (!cache.empty() && cache.size() >= max_states) {
+		auto victim = cache.end();
+		for (auto it = cache.begin(); it != cache.end(); ++it)
+			if (it->cost < kCheapSetup && (victim == cache.end() ||
+			    it->last_use < victim->last_use))
+				victim = it;
+		if (victim == cache.end())
+			victim = std::min_element(cache.begin(), cache.end(),
+			    [](const CachedState &a, const CachedState &b) {
+				    return a.last_use < b.last_use;
+			    });
+		cache_evict(victim);
+	}
+	double t0 = now_seconds();
+	void *st = w->setup(w->p);
+	double t = now_seconds() - t0;
+	n_setups++;
+	setup_seconds += t;
+	if (st != nullptr)
+		cache.push_back(CachedState{w, st, ++use_clock, t});
+	return st;
 }
 
 std::string entry_name(const kb_workload *w)
@@ -151,8 +209,45 @@ uint64_t batch_of(const kb_workload *w)
 	return w->batch != 0 ? w->batch : kDefaultBatch;
 }
 
+// The state of the threaded benchmark in progress: thread 0 sets it before
+// the start barrier (inside the first KeepRunningBatch), the others read it
+// after that barrier.
+void *threaded_state;
+
+void run_threaded(benchmark::State &state, const kb_workload *w)
+{
+	const unsigned tid = (unsigned)state.thread_index();
+	void *st = nullptr;
+
+	if (tid == 0) {
+		threaded_state = st = cache_get(w);
+		if (st == nullptr)
+			state.SkipWithError("setup failed");
+	}
+	const uint64_t b = std::max<uint64_t>(1,
+	    std::min<uint64_t>(batch_of(w), (uint64_t)state.max_iterations));
+	bool first = true;
+	while (state.KeepRunningBatch((benchmark::IterationCount)b)) {
+		if (first) {
+			first = false;
+			st = threaded_state;
+			if (st == nullptr) {
+				state.SkipWithError("setup failed");
+				break;
+			}
+		}
+		w->run(st, w->q, tid, b);
+	}
+	if (tid == 0 && st != nullptr && w->counters != nullptr)
+		w->counters(st, set_counter, &state);
+}
+
 void run_benchmark(benchmark::State &state, const kb_workload *w)
 {
+	if (KB_NTHREADS(w->flags) != 0) {
+		run_threaded(state, w);
+		return;
+	}
 	void *st = cache_get(w);
 
 	if (st == nullptr) {
@@ -187,6 +282,14 @@ void register_all()
 		b->Unit(benchmark::kNanosecond);
 		if (e.w->prepare != nullptr)
 			b->UseManualTime();
+		else if (e.w->flags & KB_REALTIME) {
+			// Wall clock for the figure; cpu_time then counts every
+			// thread of the process (helpers and consumers too).
+			b->UseRealTime();
+			b->MeasureProcessCPUTime();
+		}
+		if (KB_NTHREADS(e.w->flags) != 0)
+			b->Threads((int)KB_NTHREADS(e.w->flags));
 	}
 }
 
@@ -247,6 +350,10 @@ void print_info()
 #else
 	std::printf("jemalloc\tnot linked\n");
 #endif
+#ifdef KB_SYSMALLOC
+	std::printf("sysmalloc\t%s\n", kb_sysmalloc_version());
+#endif
+	std::printf("trace_dir\t%s\n", kb_trace_dir());
 	std::printf("c_compiler\t%s\n", kb_c_compiler());
 #if defined(__clang__)
 	std::printf("cxx_compiler\tclang %s\n", __clang_version__);
@@ -270,9 +377,11 @@ void print_info()
 void usage()
 {
 	std::fprintf(stderr,
-	    "usage: kvmem-bench [--kb-full] [--benchmark_* flags]\n"
+	    "usage: kvmem-bench [--kb-full] [--kb-trace-dir DIR] [--kb-states N]\n"
+	    "                   [--benchmark_* flags]\n"
 	    "       kvmem-bench [--kb-full] --kb-list\n"
 	    "       kvmem-bench --kb-info\n"
+	    "       kvmem-bench [--kb-trace-dir DIR] --kb-stats\n"
 	    "       kvmem-bench --callgrind-workload NAME [--ops N]\n");
 }
 
@@ -280,7 +389,7 @@ void usage()
 
 int main(int argc, char **argv)
 {
-	bool full = false, list = false, info = false;
+	bool full = false, list = false, info = false, stats = false;
 	const char *cg_name = nullptr;
 	uint64_t cg_ops = 0;
 	std::vector<char *> rest;
@@ -295,6 +404,12 @@ int main(int argc, char **argv)
 			list = true;
 		else if (a == "--kb-info")
 			info = true;
+		else if (a == "--kb-stats")
+			stats = true;
+		else if (a == "--kb-trace-dir" && i + 1 < argc)
+			kb_set_trace_dir(argv[++i]);
+		else if (a == "--kb-states" && i + 1 < argc)
+			max_states = std::max<size_t>(1, std::strtoul(argv[++i], nullptr, 10));
 		else if (a == "--callgrind-workload" && i + 1 < argc)
 			cg_name = argv[++i];
 		else if (a == "--ops" && i + 1 < argc)
@@ -309,24 +424,41 @@ int main(int argc, char **argv)
 	rest.push_back(nullptr);
 
 	kb_streams_init();
-	add_table(kb_vmem_workloads, full || cg_name != nullptr);
-	add_table(kb_baseline_workloads, full || cg_name != nullptr);
-	add_table(kb_malloc_workloads, full || cg_name != nullptr);
+	const bool all = full || cg_name != nullptr;
+#ifdef KB_SYSMALLOC
+	add_table(kb_sysmalloc_workloads, all);
+#else
+	add_table(kb_vmem_workloads, all);
+	add_table(kb_qcache_workloads, all);
+	add_table(kb_trace_workloads, all);
+	add_table(kb_baseline_workloads, all);
+	add_table(kb_malloc_workloads, all);
 #ifdef KB_HAVE_JEMALLOC
-	add_table(kb_jemalloc_workloads, full || cg_name != nullptr);
+	add_table(kb_jemalloc_workloads, all);
+#endif
 #endif
 
 	if (info) {
 		print_info();
 		return 0;
 	}
+	if (stats) {
+#ifdef KB_SYSMALLOC
+		std::fprintf(stderr, "kvmem-bench: --kb-stats needs the main binary\n");
+		return 2;
+#else
+		return kb_qcache_report();
+#endif
+	}
 	if (list) {
 		for (const Entry &e : entries)
-			std::printf("%s\t%s\t%s\t%s\t%s\t%d\t%llu\n", e.name.c_str(),
-			    e.w->row, e.w->sweep ? e.w->sweep : "-",
+			std::printf("%s\t%s\t%s\t%s\t%s\t%d\t%llu\t%u\t%d\n",
+			    e.name.c_str(), e.w->row, e.w->sweep ? e.w->sweep : "-",
 			    e.w->value ? e.w->value : "-", e.w->impl,
 			    (e.w->flags & KB_CG_CORE) ? 1 : 0,
-			    (unsigned long long)(e.w->cg_ops ? e.w->cg_ops : kDefaultCgOps));
+			    (unsigned long long)(e.w->cg_ops ? e.w->cg_ops : kDefaultCgOps),
+			    (unsigned)KB_NTHREADS(e.w->flags),
+			    (e.w->flags & KB_REALTIME) ? 1 : 0);
 		return 0;
 	}
 	if (cg_name != nullptr) {
@@ -347,6 +479,9 @@ int main(int argc, char **argv)
 #ifdef KB_HAVE_JEMALLOC
 	benchmark::AddCustomContext("jemalloc_version", kb_jemalloc_version());
 #endif
+#ifdef KB_SYSMALLOC
+	benchmark::AddCustomContext("sysmalloc_version", kb_sysmalloc_version());
+#endif
 	benchmark::AddCustomContext("c_compiler", kb_c_compiler());
 	const char *mc = std::getenv("MALLOC_CONF");
 	benchmark::AddCustomContext("MALLOC_CONF", mc != nullptr ? mc : "");
@@ -356,7 +491,10 @@ int main(int argc, char **argv)
 	if (benchmark::ReportUnrecognizedArguments(nargc, rest.data()))
 		return 1;
 	benchmark::RunSpecifiedBenchmarks();
-	cache_drop();
+	cache_drop_all();
+	std::fprintf(stderr, "kvmem-bench: %lu setups took %.1f s, teardowns %.1f s "
+	    "(states kept: up to %zu)\n", n_setups, setup_seconds, teardown_seconds,
+	    max_states);
 	benchmark::Shutdown();
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "bench.h"
 #include "malloc_common.h"
+#include "trace.h"
 
 /* The dedicated arena, created on first use; flags for mallocx/sdallocx. */
 static int
@@ -52,6 +53,8 @@ KB_MALLOC_FAMILY(je_mallocx, JE_MALLOCX, JE_SDALLOCX)
 KB_MALLOC_FAMILY(je_arena, JE_AMALLOCX, JE_ASDALLOCX)
 KB_MALLOC_LIVE(je_malloc, JE_MALLOC, JE_FREE)
 KB_MALLOC_LIVE(je_arena, JE_AMALLOCX, JE_ASDALLOCX)
+KB_MALLOC_PC(je_malloc, JE_MALLOC, JE_FREE)
+KB_MALLOC_TRACE(je_malloc, JE_MALLOC, JE_FREE)
 
 #define PAIR(row, impl, tag, setup, size, fl) \
 	{ row, NULL, NULL, impl, setup, kb_mstate_none_free, NULL, \
@@ -61,7 +64,31 @@ KB_MALLOC_LIVE(je_arena, JE_AMALLOCX, JE_ASDALLOCX)
 	  tag##_teardown_churn, NULL, tag##_run_churn, NULL, { 0, 10000, 0 }, \
 	  { 0 }, 0, 20000, 0 }
 
+/* The quantum-cache rows' sizes: malloc+free and mallocx+sdallocx. */
+#define QPAIR(row, val, size) \
+	{ row, "quanta", #val, "jemalloc_malloc", kb_mstate_none, \
+	  kb_mstate_none_free, NULL, je_malloc_run_pair, NULL, { 0 }, \
+	  { size, 0 }, 0, 0, KB_CG_CORE }, \
+	{ row, "quanta", #val, "jemalloc_mallocx", kb_mstate_none, \
+	  kb_mstate_none_free, NULL, je_mallocx_run_pair, NULL, { 0 }, \
+	  { size, 0 }, 0, 0, KB_CG_CORE }
+#define QPAIRS(row, q) \
+	QPAIR(row, 1, 1 * q), QPAIR(row, 2, 2 * q), QPAIR(row, 3, 3 * q), \
+	QPAIR(row, 4, 4 * q), QPAIR(row, 5, 5 * q), QPAIR(row, 6, 6 * q), \
+	QPAIR(row, 7, 7 * q), QPAIR(row, 8, 8 * q)
+#define THR(n) \
+	{ "qc_threads", "threads", #n, "jemalloc_malloc", kb_mstate_none, \
+	  kb_mstate_none_free, NULL, je_malloc_run_pair, NULL, { 0 }, \
+	  { 64, 0 }, 0, 0, KB_REALTIME | KB_THREADS(n) }
+
 const struct kb_workload kb_jemalloc_workloads[] = {
+	QPAIRS("qcache_q64", 64),
+	QPAIRS("qcache_q4K", 4096),
+	THR(1),
+	THR(2),
+	KB_PC_ROW("pc_64B", "jemalloc_malloc", je_malloc, 64, 0),
+	KB_PC_ROW("pc_4KiB", "jemalloc_malloc", je_malloc, 4096, 0),
+	KB_TRACE_ROWS("jemalloc_malloc", je_malloc),
 	PAIR("pair_64B", "jemalloc_malloc", je_malloc, kb_mstate_none, 64, 0),
 	PAIR("pair_64B", "jemalloc_mallocx", je_mallocx, kb_mstate_none, 64, 0),
 	PAIR("pair_64B", "jemalloc_arena_notcache", je_arena, je_setup_arena_pair, 64, 0),

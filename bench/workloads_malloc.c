@@ -7,6 +7,7 @@
 
 #include "bench.h"
 #include "malloc_common.h"
+#include "trace.h"
 
 /* glibc exports its own allocator under these names (GLIBC_2.2.5). */
 extern void *__libc_malloc(size_t size);
@@ -20,6 +21,8 @@ extern void  __libc_free(void *ptr);
 KB_MALLOC_FAMILY(glibc, GLIBC_ALLOC, GLIBC_FREE)
 KB_MALLOC_FAMILY(glibc_page, GLIBC_ALLOC_PAGE, GLIBC_FREE)
 KB_MALLOC_LIVE(glibc, GLIBC_ALLOC, GLIBC_FREE)
+KB_MALLOC_PC(glibc, GLIBC_ALLOC, GLIBC_FREE)
+KB_MALLOC_TRACE(glibc, GLIBC_ALLOC, GLIBC_FREE)
 
 #define PAIR(row, impl, tag, size) \
 	{ row, NULL, NULL, impl, kb_mstate_none, kb_mstate_none_free, NULL, \
@@ -34,5 +37,7 @@ const struct kb_workload kb_malloc_workloads[] = {
 	  { 0 }, 0, 20000, 0 },
 	KB_LIVE_FREE("glibc", glibc, 16, 1000, 0, 0),
 	KB_LIVE_FREE("glibc", glibc, 16, 1000000, 0, 0),
+	KB_PC_ROW("pc_64B", "glibc", glibc, 64, 0),
+	KB_TRACE_ROWS("glibc", glibc),
 	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, { 0 }, { 0 }, 0, 0, 0 }
 };

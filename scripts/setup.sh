@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
 	meson ninja-build pkg-config gcc g++ clang libc6-dev binutils
 	libcriterion-dev libbenchmark-dev libjemalloc-dev
+	libmimalloc-dev libgoogle-perftools-dev
 	mandoc gnuplot-nox valgrind
 )
 
