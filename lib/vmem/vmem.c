@@ -1223,11 +1223,25 @@ req_init(const struct vmem_arena *vm, struct req *r, vmem_size_t size,
 	r->exact = false;
 	r->simple = align == vm->quantum && phase == 0 && nocross == 0 &&
 	    minaddr == VMEM_ADDR_MIN && maxaddr == VMEM_ADDR_MAX && !r->topdown;
-	/* A request no range could hold (alignment/phase against bounds). */
-	vmem_addr_t a;
-	if (!r->simple && !fit(r, minaddr, maxaddr, &a))
-		return EINVAL;
+	/* Whether any placement exists at all in [minaddr, maxaddr] is
+	 * decided only if the allocation fails (req_never_fits): a request
+	 * that found space plainly could. */
 	return 0;
+}
+
+/*
+ * True if no arena state could ever satisfy r: no address in [minaddr,
+ * maxaddr] meets its alignment, phase and nocross.  Over the whole address
+ * space without nocross the placement at `phase` always exists.
+ */
+static bool
+req_never_fits(const struct req *r)
+{
+	vmem_addr_t a;
+	if (r->exact || (r->nocross == 0 && r->minaddr == VMEM_ADDR_MIN &&
+	    r->maxaddr == VMEM_ADDR_MAX))
+		return false;
+	return !fit(r, r->minaddr, r->maxaddr, &a);
 }
 
 /*
@@ -1356,7 +1370,7 @@ seg_alloc_fast(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp)
 static int
 xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 {
-	bool can_import = true, reclaimed = false, drained = false;
+	bool can_import = true, reclaimed = false, drained = false, tested = false;
 	struct bt *fresh = NULL;
 	vmem_addr_t addr;
 	struct bt *bt;
@@ -1377,6 +1391,11 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			vmem_unlock(&vm->lock);
 			*addrp = addr;
 			return 0;
+		}
+		if (!tested && (tested = true, req_never_fits(r))) {
+			vm->st_alloc_einval++;
+			vmem_unlock(&vm->lock);
+			return EINVAL;
 		}
 		if (fresh != NULL) {
 			/* The span just imported (and searched under this same
