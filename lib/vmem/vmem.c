@@ -75,6 +75,10 @@ _Static_assert(sizeof(struct bt) <= 64, "boundary tag grew past 64 bytes");
 
 #define FIT_MASK	(M_FIRSTFIT | M_BESTFIT | M_NEXTFIT)
 
+/* How long an M_WAITOK sleeper of an arena with quantum caches sleeps
+ * before draining the caches again (cached frees do not wake it). */
+#define VMEM_QC_SLEEP_NS	(20 * 1000 * 1000L)
+
 static atomic_long live_arenas;
 static atomic_long live_slabs;
 
@@ -1439,7 +1443,13 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			break;
 		vm->st_sleeps++;
 		vm->nwaiters++;
-		vmem_waitq_sleep(&vm->cv, &vm->lock);
+		if (vm->qc != NULL) {
+			/* Frees of cached sizes land in magazines and wake no
+			 * one: wake up now and then to drain the caches again. */
+			vmem_waitq_sleep_ns(&vm->cv, &vm->lock, VMEM_QC_SLEEP_NS);
+		} else {
+			vmem_waitq_sleep(&vm->cv, &vm->lock);
+		}
 		vm->nwaiters--;
 		can_import = true;
 		reclaimed = false;

@@ -22,6 +22,7 @@
 #ifdef __linux__
 #include <limits.h>
 #include <linux/futex.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,6 +34,13 @@ static inline void
 vmem_futex_wait(_Atomic uint32_t *word, uint32_t val)
 {
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static inline void
+vmem_futex_wait_ns(_Atomic uint32_t *word, uint32_t val, long ns)
+{
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
 static inline void
@@ -106,6 +114,16 @@ vmem_waitq_sleep(vmem_waitq_t *q, vmem_lock_t *l)
 	vmem_lock_contended(l);
 }
 
+/* As vmem_waitq_sleep, but returns after at most ns nanoseconds. */
+static inline void
+vmem_waitq_sleep_ns(vmem_waitq_t *q, vmem_lock_t *l, long ns)
+{
+	uint32_t seq = atomic_load_explicit(&q->seq, memory_order_relaxed);
+	vmem_unlock(l);
+	vmem_futex_wait_ns(&q->seq, seq, ns);
+	vmem_lock_contended(l);
+}
+
 /* Lock held. */
 static inline void
 vmem_waitq_wakeall(vmem_waitq_t *q)
@@ -116,6 +134,7 @@ vmem_waitq_wakeall(vmem_waitq_t *q)
 
 #else /* !__linux__ */
 #include <pthread.h>
+#include <time.h>
 
 typedef pthread_mutex_t vmem_lock_t;
 typedef pthread_cond_t vmem_waitq_t;
@@ -128,6 +147,16 @@ static inline int vmem_waitq_init(vmem_waitq_t *q) { return pthread_cond_init(q,
 static inline void vmem_waitq_fini(vmem_waitq_t *q) { pthread_cond_destroy(q); }
 static inline void vmem_waitq_sleep(vmem_waitq_t *q, vmem_lock_t *l) { pthread_cond_wait(q, l); }
 static inline void vmem_waitq_wakeall(vmem_waitq_t *q) { pthread_cond_broadcast(q); }
+static inline void
+vmem_waitq_sleep_ns(vmem_waitq_t *q, vmem_lock_t *l, long ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ns % 1000000000L;
+	ts.tv_sec += ns / 1000000000L + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(q, l, &ts);
+}
 #endif
 
 #endif /* KVMEM_VMEM_LOCK_H */
