@@ -75,6 +75,17 @@ _Static_assert(sizeof(struct bt) <= 64, "boundary tag grew past 64 bytes");
 
 #define FIT_MASK	(M_FIRSTFIT | M_BESTFIT | M_NEXTFIT)
 
+/*
+ * Flag combinations vmem_alloc() rejects, as a bit set indexed by
+ * (flags & 3) | ((flags >> 10) & 0x2c): M_NOWAIT with M_WAITOK, or more
+ * than one of M_FIRSTFIT (0x1000), M_BESTFIT (0x2000), M_NEXTFIT (0x8000).
+ * One shift and one bit test on the quantum-cache hit path.
+ */
+#define BAD_FLAGS_SET	0xfff8fff8f888f888ull
+#define BAD_FLAGS(f)	((BAD_FLAGS_SET >> (((f) & 3) | (((f) >> 10) & 0x2c))) & 1)
+_Static_assert(M_NOWAIT == 1 && M_WAITOK == 2 && M_FIRSTFIT == 0x1000 &&
+    M_BESTFIT == 0x2000 && M_NEXTFIT == 0x8000, "BAD_FLAGS layout");
+
 /* How long an M_WAITOK sleeper of an arena with quantum caches sleeps
  * before draining the caches again (cached frees do not wake it). */
 #define VMEM_QC_SLEEP_NS	(20 * 1000 * 1000L)
@@ -1499,7 +1510,7 @@ alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
 	struct req r;
 	/* size 0 wraps to the maximum and fails the same test as overflow. */
 	if (KVMEM_UNLIKELY(size - 1 >= VMEM_ADDR_MAX - vm->quantum_mask ||
-	    (flags & (M_NOWAIT | M_WAITOK)) == (M_NOWAIT | M_WAITOK)))
+	    BAD_FLAGS(flags)))
 		return count_einval(vm);
 	if (size <= vm->qcache_max)
 		return vmem__qc_alloc_slow(vm,
@@ -1509,10 +1520,6 @@ alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
 	if (KVMEM_LIKELY((flags & (M_BESTFIT | M_NEXTFIT | VMEM_TOPDOWN)) == 0)) {
 		if (seg_alloc_fast(vm, size, addrp))
 			return 0;
-	} else {
-		int fitflags = flags & FIT_MASK;
-		if ((fitflags & (fitflags - 1)) != 0)
-			return count_einval(vm);
 	}
 
 	r.size = size;
@@ -1539,8 +1546,7 @@ vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	struct vmem_arena *vm = VM(v);
 	if (KVMEM_UNLIKELY(vm->magic != VMEM_MAGIC))
 		not_an_arena(v, "vmem_alloc");
-	if (KVMEM_LIKELY(size - 1 < vm->qcache_max &&
-	    (flags & (M_NOWAIT | M_WAITOK)) != (M_NOWAIT | M_WAITOK)) &&
+	if (KVMEM_LIKELY(size - 1 < vm->qcache_max && !BAD_FLAGS(flags)) &&
 	    qc_alloc_hit(vm, (size - 1) >> vm->quantum_shift, addrp))
 		return 0;
 	return alloc_general(vm, size, flags, addrp);
@@ -1760,10 +1766,12 @@ vmem_size(vmem_t *v, int typemask)
 	vmem_lock(&vm->lock);
 	switch (typemask) {
 	case VMEM_ALLOC:
-		r = vm->size_inuse - cached;
+		/* Bad frees sitting in magazines can make cached exceed it. */
+		r = cached < vm->size_inuse ? vm->size_inuse - cached : 0;
 		break;
 	case VMEM_FREE:
-		r = vm->size_total - vm->size_inuse + cached;
+		r = vm->size_total - (cached < vm->size_inuse ?
+		    vm->size_inuse - cached : 0);
 		break;
 	case VMEM_ALLOC | VMEM_FREE:
 		r = vm->size_total;

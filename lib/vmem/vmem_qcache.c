@@ -57,6 +57,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef __linux__
 #include <linux/membarrier.h>
@@ -475,12 +476,11 @@ struct bad_free {
 	enum put_result	what;
 	vmem_addr_t	addr;
 };
-#define BAD_FREE_MAX	8
-
 struct flush_ctx {
 	struct qc_slab	*freed;
-	struct bad_free	bad[BAD_FREE_MAX];
-	unsigned	nbad;
+	struct bad_free	*bad;		/* grown as needed */
+	unsigned	nbad, capbad;
+	uint64_t	lost;		/* bad frees not recorded (no memory) */
 	struct qc_mag	*mags;		/* emptied magazines to free */
 };
 
@@ -488,11 +488,21 @@ static void
 flush_obj(struct qcache *qc, vmem_addr_t addr, struct flush_ctx *fc)
 {
 	enum put_result r = slab_put(qc, addr, &fc->freed);
-	if (r != PUT_OK && fc->nbad < BAD_FREE_MAX) {
-		fc->bad[fc->nbad].what = r;
-		fc->bad[fc->nbad].addr = addr;
-		fc->nbad++;
+	if (r == PUT_OK)
+		return;
+	if (fc->nbad == fc->capbad) {
+		unsigned cap = fc->capbad ? 2 * fc->capbad : 8;
+		struct bad_free *b = realloc(fc->bad, cap * sizeof(*b));
+		if (b == NULL) {
+			fc->lost++;
+			return;
+		}
+		fc->bad = b;
+		fc->capbad = cap;
 	}
+	fc->bad[fc->nbad].what = r;
+	fc->bad[fc->nbad].addr = addr;
+	fc->nbad++;
 }
 
 /* Empty magazine m into the slab layer; m is then kept or freed. */
@@ -536,7 +546,14 @@ flush_finish(struct vmem_arena *vm, struct qcache *qc, struct flush_ctx *fc)
 		    "%s 0x%" PRIxPTR " size %zu (vmem_free, found by its quantum cache)",
 		    fc->bad[k].what == PUT_DOUBLE ? "double free of" :
 		    "free of unallocated address", fc->bad[k].addr, qc->objsize);
-	fc->nbad = 0;
+	if (fc->lost != 0)
+		vmem__misuse(vm, VMEM_MISUSE_UNKNOWN_FREE, 0, qc->objsize,
+		    "%" PRIu64 " more bad frees of size %zu found by its quantum "
+		    "cache (not itemized: out of memory)", fc->lost, qc->objsize);
+	free(fc->bad);
+	fc->bad = NULL;
+	fc->nbad = fc->capbad = 0;
+	fc->lost = 0;
 	return released;
 }
 
@@ -573,6 +590,36 @@ slab_import(struct vmem_arena *vm, struct qcache *qc, int flags)
  * Slow paths
  * ====================================================================== */
 
+/*
+ * Make objects available to cache qc after the slab layer ran dry: import
+ * a slab without sleeping in the arena.  A failed import has drained every
+ * cache of the arena (their objects are back in slabs and depots), so look
+ * again.  With M_WAITOK, poll until something turns up, since frees of
+ * cached objects wake nobody.  Returns 0 (take from the slabs again),
+ * EAGAIN (the depot has full magazines) or the arena's error (M_NOWAIT).
+ * No lock held.
+ */
+static int
+slab_refill(struct vmem_arena *vm, struct qcache *qc, int flags)
+{
+	for (;;) {
+		int error = slab_import(vm, qc, (flags & ~M_WAITOK) | M_NOWAIT);
+		if (error == 0)
+			return 0;
+		qc_lock(qc);
+		bool slabs = qc->partial != NULL, depot = qc->full != NULL;
+		vmem_unlock(&qc->lock);
+		if (slabs)
+			return 0;
+		if (depot)
+			return EAGAIN;
+		if (flags & M_NOWAIT)
+			return error;
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Allocation without the thread layer: straight from the slab layer. */
 static int
 direct_alloc(struct vmem_arena *vm, struct qcache *qc, int flags, vmem_addr_t *addrp)
@@ -593,8 +640,8 @@ direct_alloc(struct vmem_arena *vm, struct qcache *qc, int flags, vmem_addr_t *a
 			}
 		} else if (!slab_take(qc, addrp)) {
 			vmem_unlock(&qc->lock);
-			int error = slab_import(vm, qc, flags);
-			if (error != 0)
+			int error = slab_refill(vm, qc, flags);
+			if (error != 0 && error != EAGAIN)
 				return error;
 			continue;
 		}
@@ -633,9 +680,9 @@ mag_fill(struct vmem_arena *vm, struct qcache *qc, struct qc_mag *m, int flags)
 		vmem_unlock(&qc->lock);
 		if (r != 0)
 			return 0;
-		int error = slab_import(vm, qc, flags);
+		int error = slab_refill(vm, qc, flags);
 		if (error != 0)
-			return error;
+			return error;	/* EAGAIN: the caller looks in the depot */
 	}
 }
 
@@ -681,8 +728,8 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 		struct qc_mag *m = NULL;
 		if (mag_rounds(pv) != 0) {
 			/* Previous magazine has objects: swap. */
-			atomic_store_explicit(&tc->loaded[i], pv, memory_order_relaxed);
-			atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
+			atomic_store_explicit(&tc->loaded[i], pv, memory_order_release);
+			atomic_store_explicit(&tc->prev[i], ld, memory_order_release);
 			m = pv;
 		} else {
 			qc_lock(qc);
@@ -690,8 +737,8 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 			struct qc_mag *f = depot_get_full(qc);
 			if (f != NULL) {
 				depot_put(qc, pv);	/* empty: to the empty list */
-				atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
-				atomic_store_explicit(&tc->loaded[i], f, memory_order_relaxed);
+				atomic_store_explicit(&tc->prev[i], ld, memory_order_release);
+				atomic_store_explicit(&tc->loaded[i], f, memory_order_release);
 				m = f;
 			}
 			vmem_unlock(&qc->lock);
@@ -718,6 +765,8 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 			qc_lock(qc);
 			depot_put_empty(qc, e);
 			vmem_unlock(&qc->lock);
+			if (error == EAGAIN)
+				continue;	/* full magazines came back */
 			return error;
 		}
 		if (!slow_enter(tc)) {
@@ -737,7 +786,7 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 			vmem_unlock(&qc->lock);
 			continue;
 		}
-		atomic_store_explicit(&tc->loaded[i], e, memory_order_relaxed);
+		atomic_store_explicit(&tc->loaded[i], e, memory_order_release);
 		uint32_t r = mag_rounds(e);
 		*addrp = e->objs[r - 1];
 		atomic_store_explicit(&e->rounds, r - 1, memory_order_relaxed);
@@ -770,8 +819,8 @@ vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr,
 		struct qc_mag *m = NULL;
 		bool reap = false;
 		if (pv->cap != 0 && mag_rounds(pv) == 0) {
-			atomic_store_explicit(&tc->loaded[i], pv, memory_order_relaxed);
-			atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
+			atomic_store_explicit(&tc->loaded[i], pv, memory_order_release);
+			atomic_store_explicit(&tc->prev[i], ld, memory_order_release);
 			m = pv;
 		} else {
 			qc_lock(qc);
@@ -779,8 +828,8 @@ vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr,
 			struct qc_mag *e = depot_get_empty(qc);
 			if (e != NULL) {
 				depot_put(qc, pv);	/* full (or the sentinel) */
-				atomic_store_explicit(&tc->prev[i], ld, memory_order_relaxed);
-				atomic_store_explicit(&tc->loaded[i], e, memory_order_relaxed);
+				atomic_store_explicit(&tc->prev[i], ld, memory_order_release);
+				atomic_store_explicit(&tc->loaded[i], e, memory_order_release);
 				m = e;
 				reap = true;	/* with the lock still held */
 			} else {
@@ -1040,8 +1089,8 @@ thread_objs(struct vmem_arena *vm, unsigned i)
 {
 	uint64_t n = 0;
 	for (struct qc_tcache *tc = vm->qc_threads; tc != NULL; tc = tc->anext) {
-		n += mag_rounds(atomic_load_explicit(&tc->loaded[i], memory_order_relaxed));
-		n += mag_rounds(atomic_load_explicit(&tc->prev[i], memory_order_relaxed));
+		n += mag_rounds(atomic_load_explicit(&tc->loaded[i], memory_order_acquire));
+		n += mag_rounds(atomic_load_explicit(&tc->prev[i], memory_order_acquire));
 	}
 	return n;
 }
@@ -1221,7 +1270,7 @@ vmem_get_qcache_stats(vmem_t *v, unsigned idx, struct vmem_qcache_stats *st)
 	for (struct qc_tcache *tc = vm->qc_threads; tc != NULL; tc = tc->anext) {
 		for (int k = 0; k < 2; k++) {
 			struct qc_mag *m = atomic_load_explicit(k ? &tc->prev[idx] :
-			    &tc->loaded[idx], memory_order_relaxed);
+			    &tc->loaded[idx], memory_order_acquire);
 			hits += atomic_load_explicit(&m->pops, memory_order_relaxed);
 		}
 		nthreads++;

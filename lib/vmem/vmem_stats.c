@@ -69,9 +69,9 @@ vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 	st->metadata_bytes = (vm->nbt_total / BT_PER_SLAB) * sizeof(struct bt_slab) +
 	    (vm->hash != vm->hash_small ?
 	    ((uint64_t)1 << vm->hash_bits) * sizeof(struct bt *) : 0);
-	st->bytes_inuse = vm->size_inuse - cached;
+	st->bytes_inuse = cached < vm->size_inuse ? vm->size_inuse - cached : 0;
 	st->bytes_total = vm->size_total;
-	st->bytes_free = vm->size_total - vm->size_inuse + cached;
+	st->bytes_free = vm->size_total - st->bytes_inuse;
 	st->bytes_imported = vm->size_imported;
 	st->bytes_cached = cached;
 	st->limit = vm->limit;
