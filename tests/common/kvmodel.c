@@ -465,3 +465,48 @@ kvm_maxfree(const struct kvm_model *m, size_t *ngaps)
 		*ngaps = ma.n;
 	return (ma.max);
 }
+
+static int
+from_arena_cb(void *arg, vmem_addr_t addr, vmem_size_t size, int type)
+{
+	struct kvm_model *seg = arg;
+
+	(void)type;
+	if (seg->nbusy == seg->capbusy)
+		seg->busy = grow(seg->busy, &seg->capbusy, sizeof(*seg->busy));
+	seg->busy[seg->nbusy++] = (struct kvm_busy){ addr, size };
+	return (0);
+}
+
+int
+kvm_from_arena(struct kvm_model *seg, const struct kvm_model *m, vmem_t *vm)
+{
+	struct kvm_busy *busy;
+	size_t n;
+
+	kvm_fini(seg);
+	kvm_init(seg, m->quantum);
+	if (m->nspan > 0) {
+		seg->span = malloc(m->nspan * sizeof(*seg->span));
+		if (seg->span == NULL)
+			abort();
+		memcpy(seg->span, m->span, m->nspan * sizeof(*seg->span));
+	}
+	seg->nspan = seg->capspan = m->nspan;
+	seg->total = m->total;
+	if (vmem_walk(vm, VMEM_ALLOC, from_arena_cb, seg) != 0)
+		return (-1);
+	/* Re-mark each walked segment, which checks spans and overlap. */
+	busy = seg->busy;
+	n = seg->nbusy;
+	seg->busy = NULL;
+	seg->nbusy = seg->capbusy = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (kvm_mark_busy(seg, busy[i].first, busy[i].size) != 0) {
+			free(busy);
+			return (-1);
+		}
+	}
+	free(busy);
+	return (0);
+}

@@ -114,4 +114,15 @@ int kvm_search(const struct kvm_model *m, const struct kvm_req *req,
 /* Largest gap size (0 if none) and number of gaps. */
 vmem_size_t kvm_maxfree(const struct kvm_model *m, size_t *ngaps);
 
+/*
+ * The segment layer of arena vm as a model: the spans of m and, as busy
+ * intervals, every busy segment vm walks (allocations and the slabs of its
+ * quantum caches).  With caches, m tracks what callers hold and seg what
+ * the segment layer can still place.  seg is (re)initialized; kvm_fini it.
+ * Returns -1 if a walked busy segment lies outside m's spans or overlaps
+ * another, else 0.
+ */
+int kvm_from_arena(struct kvm_model *seg, const struct kvm_model *m,
+    vmem_t *vm);
+
 #endif /* KVMODEL_H */

@@ -208,6 +208,103 @@ kvt_fini_no_live(void)
 	    "destroyed", vmem__live_slabs());
 }
 
+/* ---- Quantum-cache parameterization --------------------------------------------- */
+
+unsigned
+kvt_qcache_quanta(void)
+{
+	unsigned long long n = kvt_env_ull("KVMEM_TEST_QCACHE", 0);
+
+	return (n > 16 ? 16 : (unsigned)n);
+}
+
+/* The qcache_max and flags an arena gets in the current mode. */
+static void
+qcache_mode(vmem_size_t quantum, vmem_size_t *qcache_max, int *flags)
+{
+	unsigned n = kvt_qcache_quanta();
+
+	if (n == 0 || *qcache_max != 0 || quantum == 0 ||
+	    quantum > SIZE_MAX / n)
+		return;
+	*qcache_max = n * quantum;
+	if (kvt_env_ull("KVMEM_TEST_QCACHE_DEBUG", 0) != 0)
+		*flags |= VMEM_QCACHE_DEBUG;
+}
+
+vmem_t *
+kvt_vmem_create(const char *name, vmem_addr_t base, vmem_size_t size,
+    vmem_size_t quantum, vmem_size_t qcache_max, int flags)
+{
+	qcache_mode(quantum, &qcache_max, &flags);
+	return (vmem_create(name, base, size, quantum, qcache_max, flags));
+}
+
+vmem_t *
+kvt_vmem_init(vmem_t *vm, const char *name, vmem_addr_t base,
+    vmem_size_t size, vmem_size_t quantum, vmem_size_t qcache_max, int flags)
+{
+	qcache_mode(quantum, &qcache_max, &flags);
+	return (vmem_init(vm, name, base, size, quantum, qcache_max, flags));
+}
+
+int
+kvt_cached(vmem_t *vm, vmem_size_t size)
+{
+	vmem_size_t q = vmem_roundup_size(vm, 1);
+
+	return (size != 0 && size <= (vmem_size_t)vmem_qcache_count(vm) * q);
+}
+
+static struct vmem_qcache_stats
+qcache_stats(vmem_t *vm, unsigned idx)
+{
+	struct vmem_qcache_stats st;
+
+	memset(&st, 0, sizeof(st));
+	st.version = VMEM_STATS_VERSION;
+	cr_assert_eq(vmem_get_qcache_stats(vm, idx, &st), 0,
+	    "vmem_get_qcache_stats(%u) failed", idx);
+	return (st);
+}
+
+uint64_t
+kvt_slabs(vmem_t *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vmem_qcache_count(vm); i++)
+		n += qcache_stats(vm, i).slabs;
+	return (n);
+}
+
+vmem_size_t
+kvt_slab_size(vmem_t *vm, vmem_size_t size)
+{
+	vmem_size_t q = vmem_roundup_size(vm, 1);
+
+	if (!kvt_cached(vm, size))
+		return (0);
+	return (qcache_stats(vm, (unsigned)((size - 1) / q)).slab_size);
+}
+
+vmem_size_t
+kvt_import_size(vmem_t *vm, vmem_size_t size, vmem_size_t iq)
+{
+	vmem_size_t q = vmem_roundup_size(vm, 1);
+	vmem_size_t need = vmem_roundup_size(vm, size);
+	vmem_size_t slab = kvt_slab_size(vm, size), align = 1;
+
+	if (slab != 0) {
+		while (align < slab)
+			align <<= 1;
+		need = slab + (align - q);
+	}
+	if (iq == 0)
+		iq = q;
+	return ((need + iq - 1) / iq * iq);
+}
+
 /* ---- Arena observation ---------------------------------------------------------- */
 
 static int

@@ -66,6 +66,45 @@ void kvt_watchdog_stop(void);
 /* Suite .fini: every arena created by the test has been destroyed. */
 void kvt_fini_no_live(void);
 
+/* ---- Quantum-cache parameterization --------------------------------------------- */
+
+/*
+ * The vmem suites run twice (their meson.build registers a "_qc" copy;
+ * not the quantum-cache suites, whose arenas ask for their own caches):
+ * once as written, and once with KVMEM_TEST_QCACHE=N (1..16) in the
+ * environment, where every arena a test creates through kvt_vmem_create()
+ * or kvt_vmem_init() with qcache_max 0 gets quantum caches for sizes up to
+ * N quanta.  KVMEM_TEST_QCACHE_DEBUG=1 adds VMEM_QCACHE_DEBUG to those
+ * arenas.  Arenas created with a nonzero qcache_max are left as asked.
+ * A test that must see the segment layer alone calls vmem_create()
+ * directly, with a comment saying why (keep those few).
+ */
+
+/* The N of KVMEM_TEST_QCACHE (0: caches off, the default). */
+unsigned kvt_qcache_quanta(void);
+/* As vmem_create()/vmem_init(), with the caches of the current mode. */
+vmem_t *kvt_vmem_create(const char *name, vmem_addr_t base, vmem_size_t size,
+    vmem_size_t quantum, vmem_size_t qcache_max, int flags);
+vmem_t *kvt_vmem_init(vmem_t *vm, const char *name, vmem_addr_t base,
+    vmem_size_t size, vmem_size_t quantum, vmem_size_t qcache_max, int flags);
+/*
+ * Nonzero if vmem_alloc()/vmem_free() of size on vm go through a quantum
+ * cache (and so bypass fit strategies, exact placement and the segment
+ * layer's immediate misuse checks).  vmem_xalloc/vmem_xfree never do.
+ */
+int kvt_cached(vmem_t *vm, vmem_size_t size);
+/* Slabs the caches of vm hold now (segments of the arena), summed. */
+uint64_t kvt_slabs(vmem_t *vm);
+/* Slab size of the cache serving size on vm, or 0 when size is not cached. */
+vmem_size_t kvt_slab_size(vmem_t *vm, vmem_size_t size);
+/*
+ * The size a plain import (vmem_set_import, import quantum iq, 0 meaning
+ * the quantum) is asked for when vmem_alloc(size) misses on vm: size
+ * rounded up; for a cached size, its cache's slab (aligned to the power of
+ * two at or above its size) plus room for that alignment.  Rounded to iq.
+ */
+vmem_size_t kvt_import_size(vmem_t *vm, vmem_size_t size, vmem_size_t iq);
+
 /* ---- Arena observation ---------------------------------------------------------- */
 
 struct kvt_seg {

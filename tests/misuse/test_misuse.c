@@ -30,18 +30,23 @@ struct fixture {
 	struct vmem_stats	st;
 };
 
-/* Arena "ids", quantum 16, [0x1000, 0x2000), a and b allocated, c freed. */
+/*
+ * Arena "ids", quantum 16, [0x1000, 0x2000), a and b allocated, c freed,
+ * all through the segment layer (vmem_xalloc_addr/vmem_xfree) in both test
+ * modes.  With caches (see kvtest.h) a misused vmem_free of a cached size
+ * is found when the cache flushes: expect_report drains first.
+ */
 static void
 setup(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->vm = vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	f->vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
 	cr_assert_not_null(f->vm);
 	vmem_set_misuse_handler(f->vm, kvt_misuse_record, &f->log);
 	cr_assert_eq(vmem_xalloc_addr(f->vm, 0x1100, 64, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(f->vm, 0x1200, 16, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(f->vm, 0x1300, 32, M_NOWAIT), 0);
-	vmem_free(f->vm, 0x1200, 16);
+	vmem_xfree(f->vm, 0x1200, 16);
 	f->a = 0x1100;
 	f->b = 0x1300;
 	kvt_snap_take(f->vm, &f->before);
@@ -57,6 +62,7 @@ expect_report(struct fixture *f, enum vmem_misuse kind, vmem_addr_t addr,
 	struct vmem_stats st;
 	char hex[32];
 
+	vmem_qcache_drain(f->vm);
 	cr_assert_eq(f->log.count, 1, "%s: %d reports", what, f->log.count);
 	cr_assert_eq(f->log.kind, kind, "%s: kind %d (%s)", what, f->log.kind,
 	    vmem_misuse_name(f->log.kind));
@@ -77,14 +83,30 @@ expect_report(struct fixture *f, enum vmem_misuse kind, vmem_addr_t addr,
 	cr_assert_eq(st.frees, f->st.frees, "%s: counted as a free", what);
 }
 
+/*
+ * As expect_report, for a misused vmem_free(addr, size).  A cached size
+ * goes to a quantum cache instead, which never handed out these
+ * segment-layer addresses: it reports them unknown, with its object size.
+ */
+static void
+expect_free_report(struct fixture *f, enum vmem_misuse kind, vmem_addr_t addr,
+    vmem_size_t size, const char *what)
+{
+	if (kvt_cached(f->vm, size)) {
+		kind = VMEM_MISUSE_UNKNOWN_FREE;
+		size = vmem_roundup_size(f->vm, size);
+	}
+	expect_report(f, kind, addr, size, what);
+}
+
 /* Free what setup allocated and destroy (no further reports). */
 static void
 teardown(struct fixture *f)
 {
 	int n = f->log.count;
 
-	vmem_free(f->vm, f->a, 64);
-	vmem_free(f->vm, f->b, 32);
+	vmem_xfree(f->vm, f->a, 64);
+	vmem_xfree(f->vm, f->b, 32);
 	cr_assert_eq(f->log.count, n, "the real frees still work");
 	cr_assert_eq(vmem_size(f->vm, VMEM_ALLOC), 0);
 	vmem_destroy(f->vm);
@@ -98,8 +120,34 @@ Test(misuse, double_free)
 
 	setup(&f);
 	vmem_free(f.vm, 0x1200, 16);
-	expect_report(&f, VMEM_MISUSE_DOUBLE_FREE, 0x1200, 16, "double free");
+	expect_free_report(&f, VMEM_MISUSE_DOUBLE_FREE, 0x1200, 16, "double free");
 	teardown(&f);
+}
+
+/* A block from vmem_alloc freed twice: a double free in both modes. */
+Test(misuse, double_free_of_allocated_block)
+{
+	struct kvt_misuse_log log;
+	vmem_t *vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_addr_t keep, a;
+
+	memset(&log, 0, sizeof(log));
+	vmem_set_misuse_handler(vm, kvt_misuse_record, &log);
+	/* keep holds a cached block's slab, so the cache still knows a. */
+	cr_assert_eq(vmem_alloc(vm, 16, M_NOWAIT, &keep), 0);
+	cr_assert_eq(vmem_alloc(vm, 16, M_NOWAIT, &a), 0);
+	vmem_free(vm, a, 16);
+	vmem_free(vm, a, 16);
+	vmem_qcache_drain(vm);		/* where a cache finds it */
+	cr_assert_eq(log.count, 1);
+	cr_assert_eq(log.kind, VMEM_MISUSE_DOUBLE_FREE, "kind %d", log.kind);
+	cr_assert_eq(log.addr, a);
+	cr_assert_eq(log.size, 16);
+	cr_assert_eq(vmem_check(vm), 0);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 16, "nothing lost, nothing freed twice");
+	vmem_free(vm, keep, 16);
+	vmem_destroy(vm);
+	cr_assert_eq(log.count, 1);
 }
 
 Test(misuse, double_free_inside_free_segment)
@@ -118,15 +166,15 @@ Test(misuse, double_free_after_coalescing)
 	struct fixture f;
 
 	setup(&f);
-	vmem_free(f.vm, f.a, 64);
+	vmem_xfree(f.vm, f.a, 64);
 	f.a = 0;
 	kvt_snap_free(&f.before);
 	kvt_snap_take(f.vm, &f.before);
 	f.st = kvt_stats(f.vm);
 	vmem_free(f.vm, 0x1100, 64);	/* now merged into a larger free segment */
-	expect_report(&f, VMEM_MISUSE_DOUBLE_FREE, 0x1100, 64,
+	expect_free_report(&f, VMEM_MISUSE_DOUBLE_FREE, 0x1100, 64,
 	    "double free of a coalesced block");
-	vmem_free(f.vm, f.b, 32);
+	vmem_xfree(f.vm, f.b, 32);
 	vmem_destroy(f.vm);
 	cr_assert_eq(f.log.count, 1);
 	kvt_snap_free(&f.before);
@@ -138,7 +186,7 @@ Test(misuse, unknown_inside_busy)
 
 	setup(&f);
 	vmem_free(f.vm, f.a + 16, 16);
-	expect_report(&f, VMEM_MISUSE_UNKNOWN_FREE, f.a + 16, 16,
+	expect_free_report(&f, VMEM_MISUSE_UNKNOWN_FREE, f.a + 16, 16,
 	    "free of the middle of a busy block");
 	teardown(&f);
 }
@@ -149,7 +197,7 @@ Test(misuse, unknown_outside_spans)
 
 	setup(&f);
 	vmem_free(f.vm, 0x9000, 32);
-	expect_report(&f, VMEM_MISUSE_UNKNOWN_FREE, 0x9000, 32,
+	expect_free_report(&f, VMEM_MISUSE_UNKNOWN_FREE, 0x9000, 32,
 	    "free outside every span");
 	teardown(&f);
 }
@@ -160,7 +208,7 @@ Test(misuse, size_mismatch)
 
 	setup(&f);
 	vmem_free(f.vm, f.a, 128);
-	expect_report(&f, VMEM_MISUSE_SIZE_MISMATCH, f.a, 128, "too large");
+	expect_free_report(&f, VMEM_MISUSE_SIZE_MISMATCH, f.a, 128, "too large");
 	f.log.count = 0;
 	f.st = kvt_stats(f.vm);
 	vmem_xfree(f.vm, f.a, 48);
@@ -172,11 +220,21 @@ Test(misuse, same_rounded_size_is_not_misuse)
 {
 	struct fixture f;
 
+	vmem_addr_t c, d;
+
 	setup(&f);
-	vmem_free(f.vm, f.b, 17);	/* 32 after rounding */
+	vmem_xfree(f.vm, f.b, 17);	/* 32 after rounding */
 	cr_assert_eq(f.log.count, 0);
 	f.b = 0;
-	vmem_free(f.vm, f.a, 64);
+	/* The same through vmem_alloc/vmem_free (cached sizes with caches). */
+	cr_assert_eq(vmem_alloc(f.vm, 17, M_NOWAIT, &c), 0);
+	cr_assert_eq(vmem_alloc(f.vm, 32, M_NOWAIT, &d), 0);
+	vmem_free(f.vm, c, 32);
+	vmem_free(f.vm, d, 17);
+	vmem_qcache_drain(f.vm);
+	cr_assert_eq(f.log.count, 0);
+	cr_assert_eq(vmem_size(f.vm, VMEM_ALLOC), 64);
+	vmem_xfree(f.vm, f.a, 64);
 	vmem_destroy(f.vm);
 	cr_assert_eq(f.log.count, 0);
 	kvt_snap_free(&f.before);
@@ -232,14 +290,14 @@ Test(misuse, adjacent_add_is_not_overlap)
 Test(misuse, destroy_with_live_allocations)
 {
 	struct kvt_misuse_log log;
-	vmem_t *vm = vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	memset(&log, 0, sizeof(log));
 	vmem_set_misuse_handler(vm, kvt_misuse_record, &log);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1800, 48, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1200, 32, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1400, 16, M_NOWAIT), 0);
-	vmem_free(vm, 0x1400, 16);
+	vmem_xfree(vm, 0x1400, 16);
 	vmem_destroy(vm);
 	cr_assert_eq(log.count, 1, "one report for all leaks");
 	cr_assert_eq(log.kind, VMEM_MISUSE_LEAK);
@@ -258,15 +316,17 @@ Test(misuse, process_default_handler)
 	memset(&glog, 0, sizeof(glog));
 	memset(&alog, 0, sizeof(alog));
 	vmem_set_misuse_handler(NULL, kvt_misuse_record, &glog);
-	v1 = vmem_create("one", 0x1000, 0x1000, 16, 0, M_WAITOK);
-	v2 = vmem_create("two", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	v1 = kvt_vmem_create("one", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	v2 = kvt_vmem_create("two", 0x1000, 0x1000, 16, 0, M_WAITOK);
 	vmem_set_misuse_handler(v2, kvt_misuse_record, &alog);
 	cr_assert_eq(vmem_alloc(v1, 16, M_NOWAIT, &a), 0);
 	vmem_free(v1, a, 16);
 	vmem_free(v1, a, 16);
+	vmem_qcache_drain(v1);		/* where caches find it */
 	cr_assert_eq(glog.count, 1, "arenas without a handler use the default");
 	cr_assert_eq(glog.vm, v1);
 	vmem_free(v2, 0x1000, 16);
+	vmem_qcache_drain(v2);
 	cr_assert_eq(alog.count, 1, "a per-arena handler wins");
 	cr_assert_eq(glog.count, 1);
 	cr_assert_eq(kvt_stats(v1).misuses, 1);
@@ -286,7 +346,8 @@ Test(misuse, many_misuses_keep_arena_intact)
 		vmem_free(f.vm, f.a, 16);
 		cr_assert_eq(vmem_add(f.vm, 0x1000, 16, M_NOWAIT), EINVAL);
 	}
-	cr_assert_eq(f.log.count, 400);
+	vmem_qcache_drain(f.vm);
+	cr_assert_eq(f.log.count, 400, "%d reports", f.log.count);
 	cr_assert_eq(kvt_stats(f.vm).misuses, 400);
 	struct kvt_snap after;
 	kvt_snap_take(f.vm, &after);
@@ -315,7 +376,7 @@ reentrant_handler(void *arg, vmem_t *vm, enum vmem_misuse kind,
 Test(misuse, handler_runs_unlocked, .timeout = 30)
 {
 	struct kvt_misuse_log log;
-	vmem_t *vm = vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	memset(&log, 0, sizeof(log));
 	vmem_set_misuse_handler(vm, reentrant_handler, &log);
@@ -324,10 +385,11 @@ Test(misuse, handler_runs_unlocked, .timeout = 30)
 	vmem_free(vm, 0x1110, 16);			/* unknown */
 	vmem_free(vm, 0x1800, 16);			/* double free */
 	cr_assert_eq(vmem_add(vm, 0x1000, 16, M_NOWAIT), EINVAL);	/* overlap */
+	vmem_qcache_drain(vm);		/* reports from a flush run unlocked too */
 	cr_assert_eq(log.count, 4);
 	cr_assert_neq(log.msg[0], '!', "vmem_check failed inside the handler");
 	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 64);
-	vmem_free(vm, 0x1100, 64);
+	vmem_xfree(vm, 0x1100, 64);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_destroy(vm);
 	cr_assert_eq(log.count, 4);
@@ -338,19 +400,21 @@ Test(misuse, handler_runs_unlocked, .timeout = 30)
 static vmem_t *
 plain_arena(void)
 {
-	vmem_t *vm = vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	cr_assert_not_null(vm);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1100, 64, M_NOWAIT), 0);
 	return (vm);
 }
 
+/* With caches, a misused cached-size vmem_free aborts at the flush. */
 Test(misuse_default, double_free_aborts, .signal = SIGABRT)
 {
 	vmem_t *vm = plain_arena();
 
+	vmem_xfree(vm, 0x1100, 64);
 	vmem_free(vm, 0x1100, 64);
-	vmem_free(vm, 0x1100, 64);
+	vmem_qcache_drain(vm);
 }
 
 Test(misuse_default, unknown_free_aborts, .signal = SIGABRT)
@@ -358,6 +422,7 @@ Test(misuse_default, unknown_free_aborts, .signal = SIGABRT)
 	vmem_t *vm = plain_arena();
 
 	vmem_free(vm, 0x1110, 16);
+	vmem_qcache_drain(vm);
 }
 
 Test(misuse_default, size_mismatch_aborts, .signal = SIGABRT)
@@ -422,26 +487,28 @@ run_child(void (*fn)(void), char *out, size_t outlen, int *status)
 static void
 child_double_free(void)
 {
-	vmem_t *vm = vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("ids", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	vmem_xalloc_addr(vm, 0x1230, 16, M_NOWAIT);
+	vmem_xfree(vm, 0x1230, 16);
 	vmem_free(vm, 0x1230, 16);
-	vmem_free(vm, 0x1230, 16);
+	vmem_qcache_drain(vm);
 }
 
 static void
 child_size_mismatch(void)
 {
-	vmem_t *vm = vmem_create("dev bars", 0x100000, 0x100000, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("dev bars", 0x100000, 0x100000, 4096, 0, M_WAITOK);
 
 	vmem_xalloc_addr(vm, 0x1ab000, 8192, M_NOWAIT);
 	vmem_free(vm, 0x1ab000, 12288);
+	vmem_qcache_drain(vm);
 }
 
 static void
 child_leak(void)
 {
-	vmem_t *vm = vmem_create("leaky", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("leaky", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	vmem_xalloc_addr(vm, 0x1400, 48, M_NOWAIT);
 	vmem_destroy(vm);

@@ -135,6 +135,7 @@ worker_main(void *arg)
 	struct kvt_rng r;
 	vmem_addr_t addr[MAXHELD];
 	vmem_size_t size[MAXHELD];
+	int xal[MAXHELD];		/* from vmem_xalloc: vmem_xfree it */
 	int n = 0;
 	vmem_size_t q = w->own->q;
 	static const int fits[] = { 0, M_FIRSTFIT, M_BESTFIT, M_NEXTFIT,
@@ -146,8 +147,9 @@ worker_main(void *arg)
 			vmem_size_t sz = q * kvt_range(&r, 1, w->maxunits);
 			int flags = M_NOWAIT | fits[kvt_below(&r, 5)], rc;
 			vmem_addr_t a;
+			int x = w->constrained && kvt_chance(&r, 50);
 
-			if (w->constrained && kvt_chance(&r, 50)) {
+			if (x) {
 				vmem_size_t align = q << kvt_below(&r, 6);
 				vmem_size_t nocross = 0;
 				if (kvt_chance(&r, 30)) {
@@ -169,6 +171,7 @@ worker_main(void *arg)
 				owners_claim(w->own, a, sz, w->id);
 				addr[n] = a;
 				size[n] = sz;
+				xal[n] = x;
 				n++;
 				w->allocs++;
 			} else if (rc == ENOMEM) {
@@ -179,16 +182,23 @@ worker_main(void *arg)
 		} else {
 			int k = (int)kvt_below(&r, (uint64_t)n);
 			owners_release(w->own, addr[k], size[k], w->id);
-			vmem_free(w->vm, addr[k], size[k]);
+			if (xal[k])
+				vmem_xfree(w->vm, addr[k], size[k]);
+			else
+				vmem_free(w->vm, addr[k], size[k]);
 			addr[k] = addr[n - 1];
 			size[k] = size[n - 1];
+			xal[k] = xal[n - 1];
 			n--;
 		}
 	}
 	while (n > 0) {
 		n--;
 		owners_release(w->own, addr[n], size[n], w->id);
-		vmem_free(w->vm, addr[n], size[n]);
+		if (xal[n])
+			vmem_xfree(w->vm, addr[n], size[n]);
+		else
+			vmem_free(w->vm, addr[n], size[n]);
 	}
 	return (NULL);
 }
@@ -227,16 +237,19 @@ Test(threads, concurrent_alloc_free)
 
 	kvt_watchdog_start(WATCHDOG_S, "concurrent alloc/free");
 	owners_init(&own, base, size, 16);
-	vm = vmem_create("mt", base, size, 16, 0, M_WAITOK);
+	vm = kvt_vmem_create("mt", base, size, 16, 0, M_WAITOK);
 	cr_assert_not_null(vm);
 	run_workers(vm, &own, 1, 64, w);
 	uint64_t allocs = 0;
 	for (int i = 0; i < NTHREADS; i++)
 		allocs += w[i].allocs;
-	struct vmem_stats st = kvt_stats(vm);
-	cr_assert_eq(st.allocs, allocs);
-	cr_assert_eq(st.frees, allocs);
 	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 0);
+	vmem_qcache_drain(vm);
+	struct vmem_stats st = kvt_stats(vm);
+	/* With caches the segment layer counts slabs, not blocks. */
+	if (vmem_qcache_count(vm) == 0)
+		cr_assert_eq(st.allocs, allocs);
+	cr_assert_eq(st.frees, st.allocs);
 	cr_assert_eq(kvt_count(vm, VMEM_FREE), 1);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_destroy(vm);
@@ -255,7 +268,7 @@ Test(threads, concurrent_tight_arena)
 
 	kvt_watchdog_start(WATCHDOG_S, "concurrent alloc/free, tight arena");
 	owners_init(&own, base, size, 4096);
-	vm = vmem_create("tight", base, size, 4096, 0, M_WAITOK);
+	vm = kvt_vmem_create("tight", base, size, 4096, 0, M_WAITOK);
 	run_workers(vm, &own, 1, 16, w);
 	uint64_t fails = 0;
 	for (int i = 0; i < NTHREADS; i++)
@@ -278,11 +291,12 @@ Test(threads, import_from_parent_under_load)
 
 	kvt_watchdog_start(WATCHDOG_S, "imports under load");
 	owners_init(&own, base, size, 4096);
-	parent = vmem_create("parent", base, size, 4096, 0, M_WAITOK);
-	child = vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
+	parent = kvt_vmem_create("parent", base, size, 4096, 0, M_WAITOK);
+	child = kvt_vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
 	vmem_set_source(child, parent, 16 * 4096);
 	run_workers(child, &own, 1, 24, w);
 	cr_assert_eq(vmem_size(child, VMEM_ALLOC), 0);
+	vmem_qcache_drain(child);
 	cr_assert_eq(vmem_size(parent, VMEM_ALLOC), 0,
 	    "every imported span was released to the parent");
 	struct vmem_stats st = kvt_stats(child);
@@ -308,7 +322,7 @@ Test(threads, quantum_cache_under_load)
 	kvt_watchdog_start(WATCHDOG_S, "quantum cache under load");
 	memset(&log, 0, sizeof(log));
 	owners_init(&own, base, size, 16);
-	vm = vmem_create("qc", base, size, 16, 8 * 16, M_WAITOK);
+	vm = kvt_vmem_create("qc", base, size, 16, 8 * 16, M_WAITOK);
 	cr_assert_not_null(vm);
 	vmem_set_misuse_handler(vm, kvt_misuse_record, &log);
 	run_workers(vm, &own, 0, 8, w);
@@ -380,7 +394,7 @@ Test(threads, readers_beside_writers)
 
 	kvt_watchdog_start(WATCHDOG_S, "readers beside writers");
 	owners_init(&own, base, size, 16);
-	vm = vmem_create("rw", base, size, 16, 0, M_WAITOK);
+	vm = kvt_vmem_create("rw", base, size, 16, 0, M_WAITOK);
 	atomic_init(&stop, 0);
 	rd.vm = vm;
 	rd.stop = &stop;
@@ -454,12 +468,17 @@ waker_main(void *arg)
 static void
 sleeper_and_waker(int add)
 {
-	vmem_t *vm = vmem_create("sleep", 0x10000, 4 * 4096, 4096, 0, M_WAITOK);
-	vmem_addr_t b[4];
+	/* Full of n blocks: 4, or when 4096 is cached one slab's objects. */
+	vmem_t *vm = kvt_vmem_create("sleep", 0, 0, 4096, 0, M_WAITOK);
+	vmem_size_t slab = kvt_slab_size(vm, 4096);
+	int n = slab != 0 ? (int)(slab / 4096) : 4;
+	vmem_addr_t b[64];
 	struct sleeper s;
 	struct waker k;
 
-	for (int i = 0; i < 4; i++)
+	cr_assert(n >= 4 && n <= 64);
+	cr_assert_eq(vmem_add(vm, 0x400000, (vmem_size_t)n * 4096, M_NOWAIT), 0);
+	for (int i = 0; i < n; i++)
 		cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT | M_BESTFIT, &b[i]), 0);
 	memset(&s, 0, sizeof(s));
 	memset(&k, 0, sizeof(k));
@@ -468,17 +487,21 @@ sleeper_and_waker(int add)
 	atomic_init(&s.done, 0);
 	k.add = add;
 	k.addr = add ? 0x100000 : b[2];
-	k.size = 4096;
+	k.size = add && slab != 0 ? slab : 4096;	/* room for a slab */
 	cr_assert_eq(pthread_create(&s.thr, NULL, sleeper_main, &s), 0);
 	cr_assert_eq(pthread_create(&k.thr, NULL, waker_main, &k), 0);
 	cr_assert_eq(pthread_join(s.thr, NULL), 0);
 	cr_assert_eq(pthread_join(k.thr, NULL), 0);
 	cr_assert_eq(s.rc, 0);
-	cr_assert_eq(s.addr, k.addr);
+	if (add && slab != 0)
+		cr_assert(s.addr >= k.addr && s.addr + 4096 <= k.addr + k.size,
+		    "got " KVT_X, s.addr);
+	else
+		cr_assert_eq(s.addr, k.addr);
 	cr_assert_eq(k.rc, 0);
 	if (add)
 		vmem_free(vm, s.addr, 4096);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, b[i], 4096);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_destroy(vm);
@@ -534,8 +557,8 @@ contender_main(void *arg)
 
 Test(threads, waitok_contention)
 {
-	const vmem_addr_t base = 0x10000;
-	const vmem_size_t size = 4096 * 6;	/* 4 threads x up to 3 pages */
+	const vmem_addr_t base = 0x400000;
+	vmem_size_t size = 4096 * 6;	/* 4 threads x up to 3 pages */
 	struct contender c[NTHREADS];
 	struct owners own;
 	vmem_t *vm;
@@ -543,8 +566,17 @@ Test(threads, waitok_contention)
 
 	kvt_watchdog_start(WATCHDOG_S, "M_WAITOK contention");
 	reset_errors();
+	vm = kvt_vmem_create("contend", 0, 0, 4096, 0, M_WAITOK);
+	/* With caches of 1-3 pages: room for four of the largest slabs. */
+	for (vmem_size_t sz = 4096; sz <= 3 * 4096; sz += 4096) {
+		vmem_size_t slab = kvt_slab_size(vm, sz), al = 4096;
+		while (al < slab)
+			al <<= 1;
+		if (slab != 0 && 4 * al > size)
+			size = 4 * al;
+	}
+	cr_assert_eq(vmem_add(vm, base, size, M_NOWAIT), 0);
 	owners_init(&own, base, size, 4096);
-	vm = vmem_create("contend", base, size, 4096, 0, M_WAITOK);
 	for (unsigned i = 0; i < NTHREADS; i++) {
 		c[i].vm = vm;
 		c[i].id = i + 1;

@@ -21,9 +21,8 @@ TestSuite(fit, .fini = kvt_fini_no_live);
  * and everything else busy.
  */
 static vmem_t *
-make_holes(void)
+make_holes_arena(vmem_t *vm)
 {
-	vmem_t *vm = vmem_create("holes", 0, 1000, 1, 0, M_WAITOK);
 
 	cr_assert_not_null(vm);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0, 100, M_NOWAIT), 0);
@@ -33,6 +32,13 @@ make_holes(void)
 	cr_assert_eq(kvt_count(vm, VMEM_FREE), 4);
 	cr_assert_eq(vmem_size(vm, VMEM_MAXFREE), 600);
 	return (vm);
+}
+
+static vmem_t *
+make_holes(void)
+{
+	return (make_holes_arena(kvt_vmem_create("holes", 0, 1000, 1, 0,
+	    M_WAITOK)));
 }
 
 static void
@@ -114,7 +120,10 @@ Test(fit, topdown_highest)
 static void
 instant_fit_sequence(int fitflag)
 {
-	vmem_t *vm = make_holes();
+	/* Segment-only: exact vmem_alloc placement of sizes down to 5
+	 * quanta, which caches of more quanta would serve from slabs. */
+	vmem_t *vm = make_holes_arena(vmem_create("holes", 0, 1000, 1, 0,
+	    M_WAITOK));
 	vmem_addr_t a;
 
 	xat(vm, 600, 0, VMEM_ADDR_MAX, fitflag, 400, 1, "600: the only fit");
@@ -135,10 +144,10 @@ instant_fit_sequence(int fitflag)
 	cr_assert_eq(vmem_size(vm, VMEM_FREE), 0);
 	vmem_free(vm, 206, 14);
 	vmem_free(vm, 325, 5);
-	vmem_free(vm, 400, 600);
-	vmem_free(vm, 100, 50);
-	vmem_free(vm, 300, 25);
-	vmem_free(vm, 200, 6);
+	vmem_xfree(vm, 400, 600);
+	vmem_xfree(vm, 100, 50);
+	vmem_xfree(vm, 300, 25);
+	vmem_xfree(vm, 200, 6);
 	drop_holes(vm);
 }
 
@@ -171,6 +180,8 @@ Test(fit, firstfit_finds_the_only_fitting_constrained_hole)
 
 Test(fit, nextfit_rotor_advances_and_wraps)
 {
+	/* Segment-only: the next-fit rotor of vmem_alloc'd 10-byte blocks;
+	 * caches of 10 quanta and more would serve them from slabs. */
 	vmem_t *vm = vmem_create("next", 0, 100, 1, 0, M_WAITOK);
 	vmem_addr_t a;
 
@@ -198,6 +209,7 @@ Test(fit, nextfit_rotor_advances_and_wraps)
 
 Test(fit, nextfit_continues_after_last_allocation)
 {
+	/* Segment-only: as nextfit_rotor_advances_and_wraps. */
 	vmem_t *vm = vmem_create("next2", 0, 100, 1, 0, M_WAITOK);
 	vmem_addr_t a, b, c;
 

@@ -23,7 +23,7 @@ grow_and_shrink(vmem_size_t q, vmem_size_t size, vmem_size_t align, int n)
 	uint64_t seed = kvt_seed();
 	struct kvt_rng r;
 	vmem_size_t span = (vmem_size_t)n * (align > size ? align : size) * 2;
-	vmem_t *vm = vmem_create("hash", align, span, q, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("hash", align, span, q, 0, M_WAITOK);
 	vmem_addr_t *a = malloc((size_t)n * sizeof(*a));
 	struct vmem_stats st0, st1, st2;
 
@@ -89,6 +89,8 @@ Test(hash, megabyte_aligned, .timeout = 120)
 
 Test(hash, lookups_after_growth, .timeout = 120)
 {
+	/* Segment-only: looks up vmem_alloc'd 64-byte blocks in the segment
+	 * hash by exact address; caches would keep them in slabs. */
 	vmem_t *vm = vmem_create("look", 0, (vmem_size_t)1 << 30, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 	struct kvt_misuse_log log = { 0 };

@@ -76,7 +76,7 @@ static vmem_t *
 import_arena(struct src *s, vmem_addr_t start, vmem_size_t q, vmem_size_t iq,
     int with_release)
 {
-	vmem_t *vm = vmem_create("imp", 0, 0, q, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("imp", 0, 0, q, 0, M_WAITOK);
 
 	cr_assert_not_null(vm);
 	memset(s, 0, sizeof(*s));
@@ -91,22 +91,26 @@ Test(import, rounds_to_import_quantum_and_releases, .timeout = 30)
 	vmem_t *vm = import_arena(&s, 0x10000000, 4096, 64 * K, 1);
 	vmem_addr_t a;
 
+	/* 64 KiB; with caches, what the slab for 4096 needs. */
+	vmem_size_t want = kvt_import_size(vm, 4096, 64 * K);
+
 	s.probe = vm;
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &a), 0);
 	cr_assert_eq(s.calls, 1);
-	cr_assert_eq(s.last_size, 64 * K);
-	cr_assert(a >= 0x10000000 && a + 4096 <= 0x10000000 + 64 * K);
-	cr_assert_eq(vmem_size(vm, VMEM_ALLOC | VMEM_FREE), 64 * K);
+	cr_assert_eq(s.last_size, want);
+	cr_assert(a >= 0x10000000 && a + 4096 <= 0x10000000 + want);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC | VMEM_FREE), want);
 	struct vmem_stats st = kvt_stats(vm);
 	cr_assert_eq(st.imports, 1);
-	cr_assert_eq(st.bytes_imported, 64 * K);
+	cr_assert_eq(st.bytes_imported, want);
 	cr_assert_eq(st.spans, 1);
 	cr_assert_eq(vmem_check(vm), 0);
 
 	vmem_free(vm, a, 4096);
+	vmem_qcache_drain(vm);		/* a cached block's slab goes back */
 	cr_assert_eq(s.releases, 1, "an imported span that becomes free is released");
 	cr_assert_eq(s.rel_addr[0], 0x10000000);
-	cr_assert_eq(s.rel_size[0], 64 * K);
+	cr_assert_eq(s.rel_size[0], want);
 	cr_assert_eq(vmem_size(vm, VMEM_ALLOC | VMEM_FREE), 0);
 	st = kvt_stats(vm);
 	cr_assert_eq(st.releases, 1);
@@ -130,8 +134,12 @@ Test(import, large_request_and_zero_quantum)
 
 	vm = import_arena(&s, 0x10000000, 4096, 0, 1);
 	cr_assert_eq(vmem_alloc(vm, 5000, M_NOWAIT, &a), 0);
-	cr_assert_eq(s.last_size, 8192, "import quantum 0 means the quantum");
+	cr_assert_eq(s.last_size, kvt_import_size(vm, 5000, 4096),
+	    "import quantum 0 means the quantum");
+	if (!kvt_cached(vm, 5000))
+		cr_assert_eq(s.last_size, 8192);
 	vmem_free(vm, a, 5000);
+	vmem_qcache_drain(vm);
 	cr_assert_eq(s.releases, 1);
 	vmem_destroy(vm);
 }
@@ -167,8 +175,10 @@ Test(import, release_only_when_entirely_free)
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &b), 0);
 	cr_assert_eq(s.calls, 1, "the second block comes from the same import");
 	vmem_free(vm, a, 4096);
+	vmem_qcache_drain(vm);		/* with caches: b keeps the slab busy */
 	cr_assert_eq(s.releases, 0);
 	vmem_free(vm, b, 4096);
+	vmem_qcache_drain(vm);
 	cr_assert_eq(s.releases, 1);
 	vmem_destroy(vm);
 }
@@ -307,8 +317,8 @@ parent_release(void *arg, vmem_addr_t addr, vmem_size_t size)
 
 Test(import, backed_by_parent_arena)
 {
-	vmem_t *parent = vmem_create("parent", 0x40000000, 16 * M, 4096, 0, M_WAITOK);
-	vmem_t *child = vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *parent = kvt_vmem_create("parent", 0x40000000, 16 * M, 4096, 0, M_WAITOK);
+	vmem_t *child = kvt_vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a[64];
 
 	vmem_set_import(child, parent_import, parent_release, parent, 256 * K);
@@ -323,6 +333,7 @@ Test(import, backed_by_parent_arena)
 	cr_assert_eq(vmem_check(child), 0);
 	for (int i = 0; i < 64; i++)
 		vmem_free(child, a[i], 20 * K);
+	vmem_qcache_drain(child);
 	cr_assert_eq(vmem_size(parent, VMEM_ALLOC), 0, "everything released");
 	cr_assert_eq(vmem_size(child, VMEM_ALLOC | VMEM_FREE), 0);
 	/* The parent runs dry: the child fails cleanly. */
@@ -355,6 +366,7 @@ Test(import, limit)
 	vmem_free(vm, a, 64 * K);
 	vmem_free(vm, b, 64 * K);
 	vmem_free(vm, c, 4096);
+	vmem_qcache_drain(vm);
 	cr_assert_eq(s.releases, 3);
 	vmem_destroy(vm);
 }
@@ -372,7 +384,8 @@ Test(import, limit_counts_added_spans)
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &b), ENOMEM,
 	    "64K added + 64K import > 96K limit");
 	cr_assert_eq(s.calls, 0);
-	vmem_set_limit(vm, 128 * K);
+	/* 128 KiB: room for the import (larger for a slab of 4096). */
+	vmem_set_limit(vm, 64 * K + kvt_import_size(vm, 4096, 64 * K));
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &b), 0);
 	cr_assert_eq(s.calls, 1);
 	vmem_free(vm, a, 64 * K);
@@ -406,12 +419,17 @@ reclaim_fn(vmem_t *vm, int flags)
 
 Test(import, reclaim_before_failure, .timeout = 30)
 {
-	vmem_t *vm = vmem_create("recl", 0x10000, 4 * 4096, 4096, 0, M_WAITOK);
-	vmem_addr_t a[4], b;
+	/* Room for exactly n blocks: 4, or with caches one slab's worth. */
+	vmem_t *vm = kvt_vmem_create("recl", 0, 0, 4096, 0, M_WAITOK);
+	vmem_size_t slab = kvt_slab_size(vm, 4096);
+	int n = slab != 0 ? (int)(slab / 4096) : 4;
+	vmem_addr_t a[64], b;
 
+	cr_assert_leq(n, 64);
+	cr_assert_eq(vmem_add(vm, 0x400000, (vmem_size_t)n * 4096, M_NOWAIT), 0);
 	memset(&rc_state, 0, sizeof(rc_state));
 	vmem_set_reclaim(vm, reclaim_fn);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &a[i]), 0);
 	cr_assert_eq(rc_state.calls, 0);
 	rc_state.give_back = a[2];
@@ -429,7 +447,7 @@ Test(import, reclaim_before_failure, .timeout = 30)
 	rc_state.give_back = 0;
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &b), ENOMEM);
 	cr_assert_geq(rc_state.calls, 2);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, a[i], 4096);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_destroy(vm);
@@ -438,8 +456,14 @@ Test(import, reclaim_before_failure, .timeout = 30)
 Test(import, import_before_reclaim, .timeout = 30)
 {
 	struct src s;
-	vmem_t *vm = import_arena(&s, 0x10000000, 4096, 0, 1);
+	/* Segment-only: the order of import and reclaim on a miss of the
+	 * segment layer; with caches the second 4096 would be a cache hit. */
+	vmem_t *vm = vmem_create("imp", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a, b;
+
+	memset(&s, 0, sizeof(s));
+	s.next = 0x10000000;
+	vmem_set_import(vm, src_import, src_release, &s, 0);
 
 	cr_assert_eq(vmem_add(vm, 0x1000, 4096, M_NOWAIT), 0);
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &a), 0);
@@ -526,7 +550,7 @@ xsrc_release(void *arg, vmem_addr_t addr, vmem_size_t size)
 Test(import, ximport_gets_every_constraint)
 {
 	struct xsrc x;
-	vmem_t *vm = vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	memset(&x, 0, sizeof(x));
@@ -555,7 +579,7 @@ Test(import, ximport_gets_every_constraint)
 Test(import, ximport_may_return_more)
 {
 	struct xsrc x;
-	vmem_t *vm = vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a, b;
 
 	memset(&x, 0, sizeof(x));
@@ -570,6 +594,7 @@ Test(import, ximport_may_return_more)
 	cr_assert_eq(x.calls, 1, "the extra space is used");
 	vmem_free(vm, a, 8 * K);
 	vmem_free(vm, b, 3 * M);
+	vmem_qcache_drain(vm);
 	cr_assert_eq(x.releases, 1);
 	vmem_destroy(vm);
 }
@@ -577,7 +602,7 @@ Test(import, ximport_may_return_more)
 Test(import, ximport_failure_and_addr)
 {
 	struct xsrc x;
-	vmem_t *vm = vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xi", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	memset(&x, 0, sizeof(x));
@@ -608,10 +633,10 @@ check_placement(vmem_addr_t a, vmem_size_t size, vmem_size_t align,
 
 Test(import, source_chain_honours_constraints)
 {
-	vmem_t *parent = vmem_create("parent", 0x10000000, 256 * M, 4096, 0,
+	vmem_t *parent = kvt_vmem_create("parent", 0x10000000, 256 * M, 4096, 0,
 	    M_WAITOK);
-	vmem_t *child = vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
-	vmem_t *grand = vmem_create("grand", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *child = kvt_vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *grand = kvt_vmem_create("grand", 0, 0, 4096, 0, M_WAITOK);
 	vmem_addr_t a[16];
 
 	vmem_set_source(child, parent, M);
@@ -653,9 +678,9 @@ Test(import, source_chain_honours_constraints)
 
 Test(import, source_exact_address)
 {
-	vmem_t *parent = vmem_create("parent", 0x10000000, 256 * M, 4096, 0,
+	vmem_t *parent = kvt_vmem_create("parent", 0x10000000, 256 * M, 4096, 0,
 	    M_WAITOK);
-	vmem_t *child = vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *child = kvt_vmem_create("child", 0, 0, 4096, 0, M_WAITOK);
 
 	vmem_set_source(child, parent, M);
 	cr_assert_eq(vmem_xalloc_addr(child, 0x12345000, 8 * K, M_NOWAIT), 0);

@@ -16,6 +16,17 @@
  * The run is split into epochs, each with a fresh arena and a random
  * configuration (import mode, import quantum, limit, spans).
  *
+ * With quantum caches (KVMEM_TEST_QCACHE, see kvtest.h) the model holds
+ * what callers hold: vmem_size() counts idle cached objects as free, and so
+ * does the model.  The segment layer also holds the caches' slabs, so the
+ * placement rules (fit strategies, ENOMEM, exact ranges, misuse targets)
+ * are checked against t->seg, a model of the segment layer rebuilt from a
+ * walk whenever a slab came or went.  Cached vmem_alloc results are only
+ * checked against the model (free for callers, aligned); checkpoints check
+ * that each lies in a slab of its cache and that slabs are all the segment
+ * layer holds beside uncached blocks.  After the run and a drain the arena
+ * must be exactly the model again.
+ *
  * KVMEM_MODEL_OPS: operations per test (default 1000000).
  * KVMEM_SEED: the seed (printed in every failure message).
  */
@@ -57,6 +68,7 @@ struct live {
 	vmem_addr_t	addr;
 	vmem_size_t	rs;		/* rounded size */
 	int		x;		/* from vmem_xalloc/xalloc_addr */
+	int		c;		/* served by a quantum cache */
 };
 
 struct mt {
@@ -89,6 +101,12 @@ struct mt {
 	uint64_t		n_addr_einval, n_addr_enomem;
 	/* at the start of the epoch */
 	uint64_t		e_enomem, e_einval, e_addr_einval, e_addr_enomem;
+	/* quantum caches of the epoch's arena (0: none) and the segment layer */
+	vmem_size_t		qmax;
+	struct kvm_model	seg;
+	int			seg_valid;	/* seg is up to date but for slabs */
+	uint64_t		seg_events;	/* slab_events() when seg was built */
+	uint64_t		n_cached, n_unchecked;
 };
 
 /* Fail with the seed, epoch, op and configuration in the message. */
@@ -152,6 +170,8 @@ note_import(struct mt *t, vmem_addr_t addr, vmem_size_t size)
 	if (kvm_add_span(&t->m, addr, size, import_kind(t)) != 0)
 		cb_error(t, "imported span " KVT_X "+%zu overlaps the model", addr,
 		    size);
+	if (t->seg_valid && kvm_add_span(&t->seg, addr, size, import_kind(t)) != 0)
+		t->seg_valid = 0;
 	t->n_import++;
 }
 
@@ -271,6 +291,8 @@ mt_release(void *arg, vmem_addr_t addr, vmem_size_t size)
 	if (kvm_remove_span(&t->m, addr, size) != 0)
 		cb_error(t, "release of " KVT_X "+%zu: not an idle imported span "
 		    "of the model", addr, size);
+	if (t->seg_valid && kvm_remove_span(&t->seg, addr, size) != 0)
+		t->seg_valid = 0;
 	t->n_release++;
 	if (t->mode == IM_SOURCE)
 		vmem_release_to_arena(t->parent, addr, size);
@@ -279,20 +301,156 @@ mt_release(void *arg, vmem_addr_t addr, vmem_size_t size)
 /* ---- Live allocations ----------------------------------------------------------- */
 
 static void
-live_add(struct mt *t, vmem_addr_t addr, vmem_size_t rs, int x)
+live_add(struct mt *t, vmem_addr_t addr, vmem_size_t rs, int x, int c)
 {
 	if (t->nlive == t->caplive) {
 		t->caplive = t->caplive ? 2 * t->caplive : 1024;
 		t->live = realloc(t->live, t->caplive * sizeof(*t->live));
 		cr_assert_not_null(t->live);
 	}
-	t->live[t->nlive++] = (struct live){ addr, rs, x };
+	t->live[t->nlive++] = (struct live){ addr, rs, x, c };
 }
 
 static void
 live_del(struct mt *t, size_t k)
 {
 	t->live[k] = t->live[--t->nlive];
+}
+
+/* ---- The segment layer under quantum caches ---------------------------------------- */
+
+static struct vmem_qcache_stats
+qstats(struct mt *t, unsigned i)
+{
+	struct vmem_qcache_stats qs;
+
+	memset(&qs, 0, sizeof(qs));
+	qs.version = VMEM_STATS_VERSION;
+	MT_CHECK(t, vmem_get_qcache_stats(t->vm, i, &qs) == 0,
+	    "vmem_get_qcache_stats(%u)", i);
+	return (qs);
+}
+
+/* Slabs taken and given back so far: changes when the slab set does. */
+static uint64_t
+slab_events(struct mt *t)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vmem_qcache_count(t->vm); i++) {
+		struct vmem_qcache_stats qs = qstats(t, i);
+		n += qs.slab_imports + qs.slab_releases;
+	}
+	return (n);
+}
+
+/*
+ * t->seg brought up to date: rebuilt from a walk if a slab came or went
+ * since it was built (the ops keep it in step otherwise).
+ */
+static struct kvm_model *
+seg_sync(struct mt *t)
+{
+	uint64_t ev = slab_events(t);
+
+	if (!t->seg_valid || ev != t->seg_events) {
+		MT_CHECK(t, kvm_from_arena(&t->seg, &t->m, t->vm) == 0,
+		    "a walked busy segment lies outside the spans or overlaps");
+		t->seg_valid = 1;
+		t->seg_events = ev;
+	}
+	return (&t->seg);
+}
+
+/* What a cache's slab import asks the segment layer for. */
+static const struct kvm_req *
+slab_req(struct mt *t, vmem_size_t rs, struct kvm_req *r)
+{
+	vmem_size_t size = kvt_slab_size(t->vm, rs), align = 1;
+
+	while (align < size)
+		align <<= 1;
+	*r = (struct kvm_req){ .size = size, .align = align,
+	    .minaddr = VMEM_ADDR_MIN, .maxaddr = VMEM_ADDR_MAX };
+	return (r);
+}
+
+/* Index of the busy interval of m containing addr, or -1. */
+static long
+busy_containing(const struct kvm_model *m, vmem_addr_t addr)
+{
+	size_t lo = 0, hi = m->nbusy;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->busy[mid].first <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr - m->busy[lo - 1].first >= m->busy[lo - 1].size)
+		return (-1);
+	return ((long)lo - 1);
+}
+
+/*
+ * Checkpoint part with caches: cm is the walked segment layer.  Every
+ * busy segment is an uncached block or a slab; every cached block lies in
+ * a slab of its cache; the caches' counters agree.
+ */
+static void
+check_caches(struct mt *t, const struct kvm_model *cm, const struct vmem_stats *st)
+{
+	unsigned nc = vmem_qcache_count(t->vm);
+	uint64_t nslabs = 0, out[16] = { 0 }, want_out[16] = { 0 };
+	vmem_size_t slab_bytes = 0, cached = 0, ssize[16], salign[16];
+	size_t nunc = 0;
+
+	MT_CHECK(t, nc <= 16, "%u caches", nc);
+	for (unsigned i = 0; i < nc; i++) {
+		struct vmem_qcache_stats qs = qstats(t, i);
+		nslabs += qs.slabs;
+		slab_bytes += qs.slabs * qs.slab_size;
+		out[i] = qs.objs_out;
+		ssize[i] = qs.slab_size;
+		for (salign[i] = 1; salign[i] < ssize[i]; salign[i] <<= 1)
+			continue;
+	}
+	for (size_t k = 0; k < t->nlive; k++) {
+		const struct live *l = &t->live[k];
+		long b;
+
+		if (!l->c) {
+			nunc++;
+			b = kvm_busy_at(cm, l->addr);
+			MT_CHECK(t, b >= 0 && cm->busy[b].size == l->rs, "uncached "
+			    "block " KVT_X "+%zu is not a busy segment", l->addr, l->rs);
+			continue;
+		}
+		unsigned i = (unsigned)(l->rs / t->q - 1);
+		cached += l->rs;
+		want_out[i]++;
+		b = busy_containing(cm, l->addr);
+		MT_CHECK(t, b >= 0 && cm->busy[b].size == ssize[i] &&
+		    cm->busy[b].first % salign[i] == 0 &&
+		    l->addr + l->rs - cm->busy[b].first <= cm->busy[b].size,
+		    "cached block " KVT_X "+%zu lies in no slab of its cache "
+		    "(slabs of %zu)", l->addr, l->rs, ssize[i]);
+	}
+	MT_CHECK(t, cm->nbusy == nunc + nslabs, "%zu busy segments: %zu uncached "
+	    "blocks and %" PRIu64 " slabs", cm->nbusy, nunc, nslabs);
+	for (unsigned i = 0; i < nc; i++)
+		MT_CHECK(t, out[i] == want_out[i], "cache of %zu: %" PRIu64
+		    " objects out, the model has %" PRIu64, (i + 1) * t->q, out[i],
+		    want_out[i]);
+	MT_CHECK(t, st->bytes_cached == slab_bytes - cached, "bytes_cached %zu, "
+	    "slabs %zu - cached blocks %zu", st->bytes_cached, slab_bytes, cached);
+	if (has_release(t->mode))
+		for (size_t i = 0; i < cm->nspan; i++)
+			MT_CHECK(t, cm->span[i].kind != KVM_IMPORTED ||
+			    !kvm_span_idle(cm, &cm->span[i]), "imported span "
+			    KVT_X "-" KVT_X " is entirely free but was not released",
+			    cm->span[i].first, cm->span[i].last);
 }
 
 /* ---- Checks ----------------------------------------------------------------------- */
@@ -312,6 +470,7 @@ check_sizes(struct mt *t)
 
 struct cmp_state {
 	struct mt		*t;
+	const struct kvm_model	*m;		/* t->m, or the segment layer */
 	const struct kvt_seg	*seg;
 	size_t			nseg, i;
 	size_t			bi;
@@ -342,7 +501,7 @@ static int
 cmp_gap(void *arg, const struct kvm_gap *g)
 {
 	struct cmp_state *cs = arg;
-	const struct kvm_model *m = &cs->t->m;
+	const struct kvm_model *m = cs->m;
 
 	while (cs->bi < m->nbusy && m->busy[cs->bi].first < g->first) {
 		cmp_one(cs, m->busy[cs->bi].first, m->busy[cs->bi].size,
@@ -360,27 +519,53 @@ checkpoint(struct mt *t)
 	struct kvt_seg *seg;
 	struct cmp_state cs;
 	struct vmem_stats st;
-	vmem_size_t maxfree = kvm_maxfree(&t->m, &ngaps);
+	/* Without caches the segment layer is the model; with, as walked. */
+	const struct kvm_model *cm = &t->m;
+	vmem_size_t maxfree;
 
 	t->opname = "checkpoint";
 	check_sizes(t);
 	MT_CHECK(t, vmem_check(t->vm) == 0, "vmem_check failed (see stderr)");
 	if (t->parent != NULL)
 		MT_CHECK(t, vmem_check(t->parent) == 0, "vmem_check(parent) failed");
+	if (t->qmax != 0) {
+		struct kvm_model fresh;
+		int was_valid = t->seg_valid && slab_events(t) == t->seg_events;
 
-	cap = t->m.nbusy + ngaps + 1;
+		memset(&fresh, 0, sizeof(fresh));
+		MT_CHECK(t, kvm_from_arena(&fresh, &t->m, t->vm) == 0,
+		    "a walked busy segment lies outside the spans or overlaps");
+		if (was_valid) {
+			/* The segment layer as the ops kept it in step. */
+			int same = fresh.nbusy == t->seg.nbusy;
+			for (size_t i = 0; same && i < fresh.nbusy; i++)
+				same = fresh.busy[i].first == t->seg.busy[i].first &&
+				    fresh.busy[i].size == t->seg.busy[i].size;
+			MT_CHECK(t, same, "the segment layer differs from the "
+			    "blocks and slabs the test followed");
+		}
+		kvm_fini(&t->seg);
+		t->seg = fresh;
+		t->seg_valid = 1;
+		t->seg_events = slab_events(t);
+		cm = &t->seg;
+	}
+	maxfree = kvm_maxfree(cm, &ngaps);
+
+	cap = cm->nbusy + ngaps + 1;
 	seg = malloc(cap * sizeof(*seg));
 	cr_assert_not_null(seg);
 	n = kvt_collect(t->vm, VMEM_ALLOC | VMEM_FREE, seg, cap);
-	MT_CHECK(t, n == t->m.nbusy + ngaps, "walk has %zu segments, model %zu "
-	    "busy + %zu free", n, t->m.nbusy, ngaps);
+	MT_CHECK(t, n == cm->nbusy + ngaps, "walk has %zu segments, model %zu "
+	    "busy + %zu free", n, cm->nbusy, ngaps);
 	memset(&cs, 0, sizeof(cs));
 	cs.t = t;
+	cs.m = cm;
 	cs.seg = seg;
 	cs.nseg = n;
-	kvm_foreach_gap(&t->m, cmp_gap, &cs);
-	while (cs.bi < t->m.nbusy) {
-		cmp_one(&cs, t->m.busy[cs.bi].first, t->m.busy[cs.bi].size,
+	kvm_foreach_gap(cm, cmp_gap, &cs);
+	while (cs.bi < cm->nbusy) {
+		cmp_one(&cs, cm->busy[cs.bi].first, cm->busy[cs.bi].size,
 		    VMEM_ALLOC);
 		cs.bi++;
 	}
@@ -392,8 +577,8 @@ checkpoint(struct mt *t)
 	    "total %zu, model %zu", vmem_size(t->vm, VMEM_ALLOC | VMEM_FREE),
 	    t->m.total);
 	st = kvt_stats(t->vm);
-	MT_CHECK(t, st.busy_segs == t->m.nbusy, "busy_segs %" PRIu64 ", model %zu",
-	    st.busy_segs, t->m.nbusy);
+	MT_CHECK(t, st.busy_segs == cm->nbusy, "busy_segs %" PRIu64 ", model %zu",
+	    st.busy_segs, cm->nbusy);
 	MT_CHECK(t, st.free_segs == ngaps, "free_segs %" PRIu64 ", model %zu",
 	    st.free_segs, ngaps);
 	MT_CHECK(t, st.bytes_inuse == t->m.inuse, "bytes_inuse");
@@ -402,8 +587,8 @@ checkpoint(struct mt *t)
 	    ", expected %d", st.misuses, t->misuses);
 	MT_CHECK(t, st.hash_longest_chain <= 16, "hash chain %" PRIu64,
 	    st.hash_longest_chain);
-	MT_CHECK(t, st.allocs - st.frees == t->m.nbusy, "allocs %" PRIu64
-	    " - frees %" PRIu64 " != %zu busy", st.allocs, st.frees, t->m.nbusy);
+	MT_CHECK(t, st.allocs - st.frees == cm->nbusy, "allocs %" PRIu64
+	    " - frees %" PRIu64 " != %zu busy", st.allocs, st.frees, cm->nbusy);
 	{
 		uint64_t einval = t->n_einval - t->e_einval;
 		uint64_t aeinval = t->n_addr_einval - t->e_addr_einval;
@@ -448,6 +633,8 @@ checkpoint(struct mt *t)
 		MT_CHECK(t, st.bytes_imported == imported,
 		    "bytes_imported %zu, model %zu", st.bytes_imported, imported);
 	}
+	if (t->qmax != 0)
+		check_caches(t, cm, &st);
 }
 
 /* ---- Random requests ---------------------------------------------------------------- */
@@ -594,22 +781,51 @@ strategy_of(int flags)
 	return (M_FIRSTFIT);
 }
 
-/* Check a successful or failed (constrained) allocation against the model. */
+/*
+ * Before an allocation: with caches, the segment layer as it is now and
+ * the slab event count that keeps it valid (see check_alloc_result).
+ */
+static uint64_t
+seg_before(struct mt *t, int cached)
+{
+	if (t->qmax == 0 || cached)
+		return (0);
+	(void)seg_sync(t);
+	return (t->seg_events);
+}
+
+/*
+ * Check a successful or failed (constrained) allocation against the model.
+ * cached: served by a quantum cache.  ev0: seg_before() of the call.
+ */
 static void
 check_alloc_result(struct mt *t, int rc, vmem_addr_t a, const struct kvm_req *req,
-    int flags)
+    int flags, int cached, uint64_t ev0)
 {
 	vmem_size_t best = 0;
 	vmem_addr_t top = 0, low = 0;
 	struct kvm_gap g;
 	int strat = strategy_of(flags);
+	/* Where the placement rules apply: the model, or with caches the
+	 * segment layer. */
+	struct kvm_model *pm = &t->m;
 
 	if (rc == ENOMEM) {
-		MT_CHECK(t, !kvm_search(&t->m, req, NULL, NULL),
-		    "ENOMEM but the model has a gap for size %zu align %zu "
-		    "phase %zu nocross %zu min " KVT_X " max " KVT_X " flags 0x%x",
-		    req->size, req->align, req->phase, req->nocross, req->minaddr,
-		    req->maxaddr, flags);
+		struct kvm_req slab;
+		const struct kvm_req *r = req;
+
+		if (t->qmax != 0) {
+			/* After the drain that preceded the failure. */
+			pm = seg_sync(t);
+			if (cached)
+				r = slab_req(t, req->size, &slab);
+		}
+		MT_CHECK(t, !kvm_search(pm, r, NULL, NULL),
+		    "ENOMEM but the %s has a gap for size %zu align %zu "
+		    "phase %zu nocross %zu min " KVT_X " max " KVT_X " flags 0x%x%s",
+		    pm == &t->m ? "model" : "segment layer", r->size, r->align,
+		    r->phase, r->nocross, r->minaddr, r->maxaddr, flags,
+		    cached ? " (a slab of a cached size)" : "");
 		t->n_enomem++;
 		return;
 	}
@@ -620,9 +836,31 @@ check_alloc_result(struct mt *t, int rc, vmem_addr_t a, const struct kvm_req *re
 	    req->maxaddr);
 	MT_CHECK(t, kvm_range_free(&t->m, a, req->size),
 	    "allocation " KVT_X "+%zu is not free space of the model", a, req->size);
-	MT_CHECK(t, kvm_gap_of(&t->m, a, &g), "no gap at " KVT_X, a);
+	if (cached) {
+		/* From a slab: no strategy; the slab is checked at checkpoints. */
+		MT_CHECK(t, kvm_mark_busy(&t->m, a, req->size) == 0, "mark busy");
+		t->n_alloc++;
+		t->n_cached++;
+		return;
+	}
+	if (t->qmax != 0) {
+		/* A drain during the call (slabs given back) leaves the
+		 * segment layer seen before the call out of date. */
+		if (!t->seg_valid || slab_events(t) != ev0) {
+			t->seg_valid = 0;
+			t->n_unchecked++;
+			MT_CHECK(t, kvm_mark_busy(&t->m, a, req->size) == 0,
+			    "mark busy");
+			t->n_alloc++;
+			return;
+		}
+		pm = &t->seg;
+		MT_CHECK(t, kvm_range_free(pm, a, req->size), "allocation " KVT_X
+		    "+%zu is not free space of the segment layer", a, req->size);
+	}
+	MT_CHECK(t, kvm_gap_of(pm, a, &g), "no gap at " KVT_X, a);
 	if (strat == VMEM_TOPDOWN) {
-		MT_CHECK(t, kvm_search(&t->m, req, &best, &top), "search");
+		MT_CHECK(t, kvm_search(pm, req, &best, &top), "search");
 		MT_CHECK(t, a == top, "top-down gave " KVT_X ", the highest "
 		    "placement is " KVT_X " (size %zu align %zu phase %zu nocross "
 		    "%zu min " KVT_X " max " KVT_X ")", a, top, req->size,
@@ -634,7 +872,7 @@ check_alloc_result(struct mt *t, int rc, vmem_addr_t a, const struct kvm_req *re
 		    " whose lowest placement is " KVT_X, strat, a, g.first, g.last,
 		    low);
 		if (strat == M_BESTFIT) {
-			MT_CHECK(t, kvm_search(&t->m, req, &best, &top), "search");
+			MT_CHECK(t, kvm_search(pm, req, &best, &top), "search");
 			MT_CHECK(t, g.last - g.first + 1 == best,
 			    "best fit chose a gap of %zu, the smallest that fits "
 			    "is %zu (size %zu align %zu phase %zu nocross %zu)",
@@ -643,6 +881,8 @@ check_alloc_result(struct mt *t, int rc, vmem_addr_t a, const struct kvm_req *re
 		}
 	}
 	MT_CHECK(t, kvm_mark_busy(&t->m, a, req->size) == 0, "mark busy");
+	if (pm != &t->m)
+		MT_CHECK(t, kvm_mark_busy(pm, a, req->size) == 0, "mark busy (seg)");
 	t->n_alloc++;
 }
 
@@ -653,13 +893,16 @@ op_alloc(struct mt *t)
 	int inval, flags = rand_flags(t, &inval);
 	struct kvm_req req;
 	vmem_addr_t a = 0;
-	int rc;
+	uint64_t ev0;
+	int rc, cached;
 
 	t->opname = "vmem_alloc";
 	if (kvt_chance(&t->r, 1))
 		size = 0;
 	inval |= kvm_req_invalid(t->q, size, 0, 0, 0, VMEM_ADDR_MIN,
 	    VMEM_ADDR_MAX, &req);
+	cached = !inval && req.size <= t->qmax;
+	ev0 = inval ? 0 : seg_before(t, cached);
 	rc = vmem_alloc(t->vm, size, flags, &a);
 	if (inval) {
 		MT_CHECK(t, rc == EINVAL, "vmem_alloc(%zu, 0x%x) gave %d, not EINVAL",
@@ -670,8 +913,8 @@ op_alloc(struct mt *t)
 	MT_CHECK(t, rc == 0 || rc == ENOMEM, "vmem_alloc(%zu, 0x%x) gave %d",
 	    size, flags, rc);
 	if (rc == 0)
-		live_add(t, a, req.size, 0);
-	check_alloc_result(t, rc, a, &req, flags);
+		live_add(t, a, req.size, 0, cached);
+	check_alloc_result(t, rc, a, &req, flags, cached, ev0);
 }
 
 static void
@@ -681,12 +924,14 @@ op_xalloc(struct mt *t)
 	struct kvm_req req;
 	int inval, flags = rand_flags(t, &inval);
 	vmem_addr_t a = 0;
+	uint64_t ev0;
 	int rc;
 
 	t->opname = "vmem_xalloc";
 	rand_xargs(t, &x);
 	inval |= kvm_req_invalid(t->q, x.size, x.align, x.phase, x.nocross,
 	    x.minaddr, x.maxaddr, &req);
+	ev0 = inval ? 0 : seg_before(t, 0);
 	rc = vmem_xalloc(t->vm, x.size, x.align, x.phase, x.nocross, x.minaddr,
 	    x.maxaddr, flags, &a);
 	if (inval) {
@@ -701,8 +946,8 @@ op_xalloc(struct mt *t)
 	    "phase %zu nocross %zu min " KVT_X " max " KVT_X " flags 0x%x) gave %d",
 	    x.size, x.align, x.phase, x.nocross, x.minaddr, x.maxaddr, flags, rc);
 	if (rc == 0)
-		live_add(t, a, req.size, 1);
-	check_alloc_result(t, rc, a, &req, flags);
+		live_add(t, a, req.size, 1, 0);
+	check_alloc_result(t, rc, a, &req, flags, 0, ev0);
 }
 
 static void
@@ -710,7 +955,7 @@ op_xalloc_addr(struct mt *t)
 {
 	vmem_size_t q = t->q, size = rand_size(t) % (64 * q) + 1, rs;
 	vmem_addr_t addr = 0;
-	uint64_t r = kvt_below(&t->r, 100);
+	uint64_t r = kvt_below(&t->r, 100), ev0;
 	int inval, was_free, rc;
 
 	t->opname = "vmem_xalloc_addr";
@@ -746,7 +991,10 @@ op_xalloc_addr(struct mt *t)
 	}
 	rs = (size + q - 1) & ~(q - 1);
 	inval = size == 0 || addr % q != 0 || rs - 1 > VMEM_ADDR_MAX - addr;
-	was_free = !inval && kvm_range_free(&t->m, addr, rs);
+	/* Free for the segment layer (with caches slabs are busy there). */
+	ev0 = inval ? 0 : seg_before(t, 0);
+	was_free = !inval && kvm_range_free(t->qmax != 0 ? &t->seg : &t->m,
+	    addr, rs);
 	rc = vmem_xalloc_addr(t->vm, addr, size, M_NOWAIT);
 	if (inval) {
 		MT_CHECK(t, rc == EINVAL, "vmem_xalloc_addr(" KVT_X ", %zu) gave %d, "
@@ -760,12 +1008,27 @@ op_xalloc_addr(struct mt *t)
 	    "gave %d", addr, size, rc);
 	MT_CHECK(t, !was_free || rc == 0, "vmem_xalloc_addr(" KVT_X ", %zu): "
 	    "ENOMEM for a free range", addr, size);
-	MT_CHECK(t, (rc == 0) == kvm_range_free(&t->m, addr, rs),
-	    "vmem_xalloc_addr(" KVT_X ", %zu) gave %d; the model says %s", addr,
-	    size, rc, kvm_range_free(&t->m, addr, rs) ? "free" : "not free");
+	if (t->qmax == 0)
+		MT_CHECK(t, (rc == 0) == kvm_range_free(&t->m, addr, rs),
+		    "vmem_xalloc_addr(" KVT_X ", %zu) gave %d; the model says %s",
+		    addr, size, rc, kvm_range_free(&t->m, addr, rs) ? "free" :
+		    "not free");
+	else if (rc == 0)
+		MT_CHECK(t, kvm_range_free(&t->m, addr, rs), "vmem_xalloc_addr("
+		    KVT_X ", %zu) overlaps what callers hold", addr, size);
+	else
+		MT_CHECK(t, !kvm_range_free(seg_sync(t), addr, rs),
+		    "vmem_xalloc_addr(" KVT_X ", %zu): ENOMEM, but the segment "
+		    "layer has the range free", addr, size);
 	if (rc == 0) {
 		MT_CHECK(t, kvm_mark_busy(&t->m, addr, rs) == 0, "mark busy");
-		live_add(t, addr, rs, 1);
+		if (t->qmax != 0 && t->seg_valid && slab_events(t) == ev0)
+			MT_CHECK(t, kvm_mark_busy(&t->seg, addr, rs) == 0,
+			    "the segment layer gave " KVT_X "+%zu, busy there",
+			    addr, rs);
+		else
+			t->seg_valid = 0;
+		live_add(t, addr, rs, 1, 0);
 		t->n_addr++;
 	}
 }
@@ -781,6 +1044,8 @@ op_free(struct mt *t)
 	t->opname = l.x ? "vmem_xfree" : "vmem_free";
 	live_del(t, k);
 	MT_CHECK(t, kvm_mark_free(&t->m, l.addr, l.rs) == 0, "model free");
+	if (t->seg_valid && !l.c && kvm_mark_free(&t->seg, l.addr, l.rs) != 0)
+		t->seg_valid = 0;
 	if (l.x)
 		vmem_xfree(t->vm, l.addr, fsize);
 	else
@@ -789,7 +1054,9 @@ op_free(struct mt *t)
 	    "reported misuse: %s", l.addr, fsize, t->mlog.msg);
 	t->last_freed = l.addr;
 	t->n_free++;
-	if (has_release(t->mode) && (s = kvm_span_of(&t->m, l.addr)) != NULL &&
+	/* With caches a span can hold slabs: checked at checkpoints. */
+	if (t->qmax == 0 && has_release(t->mode) &&
+	    (s = kvm_span_of(&t->m, l.addr)) != NULL &&
 	    s->kind == KVM_IMPORTED)
 		MT_CHECK(t, !kvm_span_idle(&t->m, s), "imported span " KVT_X "-"
 		    KVT_X " is entirely free but was not released", s->first,
@@ -811,6 +1078,8 @@ op_add(struct mt *t)
 	rc = vmem_add(t->vm, addr, size, M_NOWAIT);
 	MT_CHECK(t, rc == 0, "vmem_add(" KVT_X ", %zu) gave %d", addr, size, rc);
 	MT_CHECK(t, kvm_add_span(&t->m, addr, size, KVM_ADDED) == 0, "model add");
+	if (t->seg_valid && kvm_add_span(&t->seg, addr, size, KVM_ADDED) != 0)
+		t->seg_valid = 0;
 	t->add_next = addr + size;
 	t->n_add++;
 }
@@ -873,7 +1142,9 @@ op_misuse_free(struct mt *t)
 	t->opname = "misuse";
 	switch (kvt_below(&t->r, 3)) {
 	case 0:
-		if (!kvm_gap_of(&t->m, t->last_freed, &g))
+		/* Free for the segment layer (not in a slab). */
+		if (!kvm_gap_of(t->qmax != 0 ? seg_sync(t) : &t->m, t->last_freed,
+		    &g))
 			return;
 		addr = t->last_freed;
 		size = t->q;
@@ -884,7 +1155,7 @@ op_misuse_free(struct mt *t)
 			return;
 		{
 			const struct live *l = &t->live[kvt_below(&t->r, t->nlive)];
-			if (l->rs < 2 * t->q)
+			if (l->rs < 2 * t->q || l->c)	/* cached: inside a slab */
 				return;
 			addr = l->addr + t->q;
 			size = t->q;
@@ -896,6 +1167,8 @@ op_misuse_free(struct mt *t)
 			return;
 		{
 			const struct live *l = &t->live[kvt_below(&t->r, t->nlive)];
+			if (l->c)
+				return;
 			addr = l->addr;
 			size = l->rs + t->q;
 		}
@@ -944,8 +1217,10 @@ epoch_begin(struct mt *t)
 
 	if (kvt_chance(&t->r, 70))
 		size = q * kvt_range(&t->r, 256, 4096);
-	t->vm = vmem_create("model", REGION_ADD, size, q, 0, M_WAITOK);
+	t->vm = kvt_vmem_create("model", REGION_ADD, size, q, 0, M_WAITOK);
 	cr_assert_not_null(t->vm);
+	t->qmax = (vmem_size_t)vmem_qcache_count(t->vm) * q;
+	t->seg_valid = 0;
 	vmem_set_misuse_handler(t->vm, kvt_misuse_record, &t->mlog);
 	if (size != 0)
 		cr_assert_eq(kvm_add_span(&t->m, REGION_ADD, size, KVM_ADDED), 0);
@@ -972,7 +1247,7 @@ epoch_begin(struct mt *t)
 		vmem_set_ximport(t->vm, mt_ximport, NULL, t, t->iq);
 		break;
 	case IM_SOURCE:
-		t->parent = vmem_create("parent", t->bump, (vmem_size_t)1 << 40, q,
+		t->parent = kvt_vmem_create("parent", t->bump, (vmem_size_t)1 << 40, q,
 		    0, M_WAITOK);
 		cr_assert_not_null(t->parent);
 		vmem_set_ximport(t->vm, mt_source_import, mt_release, t, t->iq);
@@ -994,7 +1269,13 @@ epoch_end(struct mt *t)
 	while (t->nlive > 0)
 		op_free(t);
 	check_sizes(t);
+	/* With caches: after a drain the segment layer is the model again. */
+	vmem_qcache_drain(t->vm);
 	checkpoint(t);
+	if (t->qmax != 0)
+		MT_CHECK(t, t->seg.nbusy == 0 && kvt_slabs(t->vm) == 0,
+		    "%zu busy segments, %" PRIu64 " slabs after everything was "
+		    "freed and drained", t->seg.nbusy, kvt_slabs(t->vm));
 	t->opname = "vmem_destroy";
 	vmem_destroy(t->vm);
 	t->vm = NULL;
@@ -1012,6 +1293,8 @@ epoch_end(struct mt *t)
 		t->parent = NULL;
 	}
 	kvm_fini(&t->m);
+	kvm_fini(&t->seg);
+	t->seg_valid = 0;
 }
 
 static void
@@ -1062,11 +1345,13 @@ run_model(vmem_size_t q)
 		epoch_end(t);
 	}
 	cr_log_info("model q=%zu: %" PRIu64 " ops in %d epochs: %" PRIu64
-	    " allocs, %" PRIu64 " ENOMEM, %" PRIu64 " EINVAL, %" PRIu64
+	    " allocs (%" PRIu64 " cached, %" PRIu64 " unplaced), %" PRIu64
+	    " ENOMEM, %" PRIu64 " EINVAL, %" PRIu64
 	    " frees, %" PRIu64 " exact, %" PRIu64 " adds, %" PRIu64 " imports, %"
 	    PRIu64 " releases, %" PRIu64 " misuses", q, done, t->epoch,
-	    t->n_alloc, t->n_enomem, t->n_einval, t->n_free, t->n_addr,
-	    t->n_add, t->n_import, t->n_release, t->n_misuse);
+	    t->n_alloc, t->n_cached, t->n_unchecked, t->n_enomem, t->n_einval,
+	    t->n_free, t->n_addr, t->n_add, t->n_import, t->n_release,
+	    t->n_misuse);
 	/* The mix must actually exercise every outcome. */
 	cr_assert_gt(t->n_alloc, done / 10);
 	cr_assert_gt(t->n_enomem, 0);
@@ -1075,6 +1360,12 @@ run_model(vmem_size_t q)
 	if (done >= 100000) {
 		cr_assert_gt(t->n_import, 0);
 		cr_assert_gt(t->n_release, 0);
+	}
+	if (kvt_qcache_quanta() != 0) {
+		cr_assert_gt(t->n_cached, t->n_alloc / 20, "caches served %" PRIu64
+		    " of %" PRIu64, t->n_cached, t->n_alloc);
+		/* Strategy checks skipped after drains must stay the exception. */
+		cr_assert_lt(t->n_unchecked, (t->n_alloc - t->n_cached) / 10);
 	}
 	free(t->live);
 	free(t);

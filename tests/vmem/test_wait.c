@@ -82,27 +82,49 @@ until_asleep(vmem_t *vm, uint64_t sleeps, struct waiter *w, int nw)
 	}
 }
 
+#define MAXBLK	64
+#define FULL_BASE	0x400000
+
+/*
+ * An arena exactly full of *nblk blocks of 4096 (at most MAXBLK): 4 of
+ * them, or, when 4096 is a cached size, the objects of one slab (which is
+ * then the whole arena).  segonly: no caches whatever the test mode.
+ */
 static vmem_t *
-full_arena(vmem_addr_t blocks[4])
+full_arena_of(vmem_addr_t blocks[MAXBLK], int *nblk, int segonly)
 {
-	vmem_t *vm = vmem_create("full", 0x10000, 4 * 4096, 4096, 0, M_WAITOK);
+	vmem_t *vm = segonly ? vmem_create("full", 0, 0, 4096, 0, M_WAITOK) :
+	    kvt_vmem_create("full", 0, 0, 4096, 0, M_WAITOK);
+	vmem_size_t slab;
 
 	cr_assert_not_null(vm);
-	for (int i = 0; i < 4; i++)
+	slab = kvt_slab_size(vm, 4096);
+	*nblk = slab != 0 ? (int)(slab / 4096) : 4;
+	cr_assert(*nblk >= 4 && *nblk <= MAXBLK, "%d blocks", *nblk);
+	cr_assert_eq(vmem_add(vm, FULL_BASE, (vmem_size_t)*nblk * 4096,
+	    M_NOWAIT), 0);
+	for (int i = 0; i < *nblk; i++)
 		cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT | M_BESTFIT, &blocks[i]), 0);
 	cr_assert_eq(vmem_size(vm, VMEM_FREE), 0);
 	return (vm);
 }
 
+static vmem_t *
+full_arena(vmem_addr_t blocks[MAXBLK], int *nblk)
+{
+	return (full_arena_of(blocks, nblk, 0));
+}
+
 static void
 woken_by_free(int flags, const char *what)
 {
-	vmem_addr_t b[4];
+	vmem_addr_t b[MAXBLK];
 	vmem_t *vm;
 	struct waiter w;
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, what);
-	vm = full_arena(b);
+	vm = full_arena(b, &n);
 	waiter_start(&w, vm, 4096, flags);
 	until_asleep(vm, 1, &w, 1);
 	vmem_free(vm, b[1], 4096);
@@ -111,7 +133,7 @@ woken_by_free(int flags, const char *what)
 	cr_assert_eq(w.addr, b[1], "%s: got the freed block", what);
 	cr_assert_geq(kvt_stats(vm).sleeps, 1);
 	cr_assert_eq(vmem_check(vm), 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, b[i], 4096);
 	vmem_destroy(vm);
 	kvt_watchdog_stop();
@@ -129,16 +151,17 @@ Test(wait, default_flags_sleep)
 
 Test(wait, nowait_does_not_sleep)
 {
-	vmem_addr_t b[4], a;
+	vmem_addr_t b[MAXBLK], a;
 	vmem_t *vm;
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, "M_NOWAIT on a full arena");
-	vm = full_arena(b);
+	vm = full_arena(b, &n);
 	cr_assert_eq(vmem_alloc(vm, 4096, M_NOWAIT, &a), ENOMEM);
 	cr_assert_eq(vmem_xalloc_addr(vm, b[0], 4096, M_WAITOK), ENOMEM,
 	    "exact busy ranges never sleep");
 	cr_assert_eq(kvt_stats(vm).sleeps, 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, b[i], 4096);
 	vmem_destroy(vm);
 	kvt_watchdog_stop();
@@ -146,21 +169,29 @@ Test(wait, nowait_does_not_sleep)
 
 Test(wait, woken_by_add)
 {
-	vmem_addr_t b[4];
+	vmem_addr_t b[MAXBLK];
 	vmem_t *vm;
 	struct waiter w;
+	vmem_size_t add;
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, "waiter woken by vmem_add");
-	vm = full_arena(b);
+	vm = full_arena(b, &n);
+	/* 8192, or for a cached size room for its slab (aligned here). */
+	add = kvt_cached(vm, 8192) ? kvt_slab_size(vm, 8192) : 8192;
 	waiter_start(&w, vm, 8192, M_WAITOK);
 	until_asleep(vm, 1, &w, 1);
-	cr_assert_eq(vmem_add(vm, 0x100000, 8192, M_WAITOK), 0);
+	cr_assert_eq(vmem_add(vm, 0x100000, add, M_WAITOK), 0);
 	waiter_join(&w);
 	cr_assert_eq(w.rc, 0);
-	cr_assert_eq(w.addr, 0x100000);
+	if (kvt_cached(vm, 8192))
+		cr_assert(w.addr >= 0x100000 && w.addr + 8192 <= 0x100000 + add,
+		    "got " KVT_X, w.addr);
+	else
+		cr_assert_eq(w.addr, 0x100000);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_free(vm, w.addr, 8192);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, b[i], 4096);
 	vmem_destroy(vm);
 	kvt_watchdog_stop();
@@ -168,12 +199,15 @@ Test(wait, woken_by_add)
 
 Test(wait, woken_by_coalescing_frees)
 {
-	vmem_addr_t b[4];
+	vmem_addr_t b[MAXBLK];
 	vmem_t *vm;
 	struct waiter w;
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, "waiter needing two adjacent frees");
-	vm = full_arena(b);
+	/* Segment-only: two segment frees coalescing for a bigger request;
+	 * cached objects of another size never merge. */
+	vm = full_arena_of(b, &n, 1);
 	waiter_start(&w, vm, 8192, M_WAITOK);
 	until_asleep(vm, 1, &w, 1);
 	vmem_free(vm, b[0], 4096);	/* not enough yet */
@@ -191,12 +225,13 @@ Test(wait, woken_by_coalescing_frees)
 
 Test(wait, many_waiters)
 {
-	vmem_addr_t b[4];
+	vmem_addr_t b[MAXBLK];
 	vmem_t *vm;
 	struct waiter w[4];
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, "four waiters");
-	vm = full_arena(b);
+	vm = full_arena(b, &n);
 	for (int i = 0; i < 4; i++)
 		waiter_start(&w[i], vm, 4096, M_WAITOK);
 	until_asleep(vm, 4, w, 4);
@@ -211,6 +246,8 @@ Test(wait, many_waiters)
 	cr_assert_eq(vmem_size(vm, VMEM_FREE), 0);
 	for (int i = 0; i < 4; i++)
 		vmem_free(vm, w[i].addr, 4096);
+	for (int i = 4; i < n; i++)
+		vmem_free(vm, b[i], 4096);
 	cr_assert_eq(vmem_check(vm), 0);
 	vmem_destroy(vm);
 	kvt_watchdog_stop();
@@ -243,7 +280,7 @@ Test(wait, woken_by_limit_change)
 	struct waiter w;
 
 	kvt_watchdog_start(WATCHDOG_S, "waiter woken by vmem_set_limit");
-	vm = vmem_create("lim", 0, 0, 4096, 0, M_WAITOK);
+	vm = kvt_vmem_create("lim", 0, 0, 4096, 0, M_WAITOK);
 	vmem_set_import(vm, bump_import, bump_release, &next, 64 * 1024);
 	vmem_set_limit(vm, 64 * 1024);
 	cr_assert_eq(vmem_alloc(vm, 64 * 1024, M_NOWAIT, &a), 0);
@@ -252,7 +289,9 @@ Test(wait, woken_by_limit_change)
 	vmem_set_limit(vm, 0);
 	waiter_join(&w);
 	cr_assert_eq(w.rc, 0);
-	cr_assert_eq(vmem_size(vm, VMEM_ALLOC | VMEM_FREE), 128 * 1024);
+	/* 64 KiB more, or what a slab for 4096 needs. */
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC | VMEM_FREE),
+	    64 * 1024 + kvt_import_size(vm, 4096, 64 * 1024));
 	vmem_free(vm, w.addr, 4096);
 	vmem_free(vm, a, 64 * 1024);
 	cr_assert_eq(vmem_check(vm), 0);
@@ -272,13 +311,14 @@ count_reclaim(vmem_t *vm, int flags)
 
 Test(wait, reclaim_before_sleep)
 {
-	vmem_addr_t b[4];
+	vmem_addr_t b[MAXBLK];
 	vmem_t *vm;
 	struct waiter w;
+	int n;
 
 	kvt_watchdog_start(WATCHDOG_S, "reclaim before sleeping");
 	atomic_store(&reclaim_calls, 0);
-	vm = full_arena(b);
+	vm = full_arena(b, &n);
 	vmem_set_reclaim(vm, count_reclaim);
 	waiter_start(&w, vm, 4096, M_WAITOK);
 	until_asleep(vm, 1, &w, 1);
@@ -288,7 +328,7 @@ Test(wait, reclaim_before_sleep)
 	waiter_join(&w);
 	cr_assert_eq(w.rc, 0);
 	cr_assert_eq(w.addr, b[3]);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		vmem_free(vm, b[i], 4096);
 	vmem_destroy(vm);
 	kvt_watchdog_stop();

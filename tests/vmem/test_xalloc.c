@@ -64,7 +64,7 @@ expect_valid(vmem_t *vm, const struct xreq *q, vmem_addr_t *out)
 
 Test(xalloc, align)
 {
-	vmem_t *vm = vmem_create("al", 0x1010, 0x100000 - 0x10, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("al", 0x1010, 0x100000 - 0x10, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	for (vmem_size_t al = 16; al <= 0x40000; al <<= 1) {
@@ -91,7 +91,7 @@ Test(xalloc, align)
 
 Test(xalloc, align_below_quantum_means_quantum)
 {
-	vmem_t *vm = vmem_create("alq", 0x1000, 0x10000, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("alq", 0x1000, 0x10000, 4096, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	cr_assert_eq(vmem_xalloc(vm, 4096, 8, 0, 0, ANY, M_NOWAIT, &a), 0);
@@ -108,7 +108,7 @@ Test(xalloc, align_below_quantum_means_quantum)
 
 Test(xalloc, phase)
 {
-	vmem_t *vm = vmem_create("ph", 0x10000, 0x100000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("ph", 0x10000, 0x100000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	for (vmem_size_t ph = 0; ph < 4096; ph += 16 * 7) {
@@ -128,7 +128,7 @@ Test(xalloc, phase)
 
 Test(xalloc, nocross)
 {
-	vmem_t *vm = vmem_create("nc", 0x1200, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("nc", 0x1200, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	/* [0x1200, 0x1500) would cross 0x1400: the lowest fit is 0x1400. */
@@ -167,7 +167,7 @@ Test(xalloc, nocross)
 
 Test(xalloc, phase_with_nocross)
 {
-	vmem_t *vm = vmem_create("pn", 0, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("pn", 0, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	/* phase 16 + size 48 == nocross 64: fits exactly at 16 mod 64. */
@@ -185,7 +185,7 @@ Test(xalloc, phase_with_nocross)
 
 Test(xalloc, minaddr)
 {
-	vmem_t *vm = vmem_create("min", 0x1000, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("min", 0x1000, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	cr_assert_eq(vmem_xalloc(vm, 32, 0, 0, 0, 0x5000, VMEM_ADDR_MAX,
@@ -212,7 +212,7 @@ Test(xalloc, minaddr)
 
 Test(xalloc, maxaddr_is_inclusive)
 {
-	vmem_t *vm = vmem_create("max", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("max", 0x1000, 0x1000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 	static const int fits[] = { 0, M_FIRSTFIT, M_BESTFIT, M_NEXTFIT,
 	    VMEM_TOPDOWN };
@@ -247,7 +247,7 @@ Test(xalloc, maxaddr_is_inclusive)
 
 Test(xalloc, range_and_align_combined)
 {
-	vmem_t *vm = vmem_create("comb", 0, 0x100000, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("comb", 0, 0x100000, 4096, 0, M_WAITOK);
 	vmem_addr_t a, b;
 
 	/* Only [0x40000, 0x4ffff] allowed, 64 KiB-aligned, 8 KiB: 0x40000. */
@@ -267,7 +267,7 @@ Test(xalloc, range_and_align_combined)
 
 Test(xalloc, einval_cases_leave_arena_unchanged)
 {
-	vmem_t *vm = vmem_create("einval", 0x1000, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("einval", 0x1000, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a1, a2;
 	const struct xreq bad[] = {
 		{ 0, 0, 0, 0, ANY, M_NOWAIT, "size 0" },
@@ -317,7 +317,7 @@ Test(xalloc, einval_cases_leave_arena_unchanged)
 
 Test(xalloc, boundary_cases_are_valid)
 {
-	vmem_t *vm = vmem_create("valid", 0x1000, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("valid", 0x1000, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a;
 	/* expect: 0 must succeed (at want unless want is 1), ENOMEM must fail. */
 	const struct {
@@ -366,7 +366,7 @@ Test(xalloc, boundary_cases_are_valid)
 Test(xalloc, align_near_addr_max)
 {
 	vmem_addr_t base = VMEM_ADDR_MAX - 0xfffff;	/* last 1 MiB */
-	vmem_t *vm = vmem_create("top", base, 0x100000, 4096, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("top", base, 0x100000, 4096, 0, M_WAITOK);
 	vmem_addr_t a;
 
 	cr_assert_eq(vmem_xalloc(vm, 4096, 0x80000, 0, 0, ANY,
@@ -394,7 +394,7 @@ Test(xalloc, align_near_addr_max)
 
 Test(xalloc, nextfit_with_constraints)
 {
-	vmem_t *vm = vmem_create("nfc", 0x1000, 0x10000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("nfc", 0x1000, 0x10000, 16, 0, M_WAITOK);
 	vmem_addr_t a[32];
 
 	for (int i = 0; i < 32; i++) {
@@ -416,7 +416,7 @@ Test(xalloc, nextfit_with_constraints)
 
 Test(xalloc, addr_exact)
 {
-	vmem_t *vm = vmem_create("xa", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xa", 0x1000, 0x1000, 16, 0, M_WAITOK);
 	struct kvt_seg seg[8];
 
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1400, 0x100, M_NOWAIT), 0);
@@ -441,7 +441,7 @@ Test(xalloc, addr_exact)
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1000, 0x400, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1500, 0xb00, M_NOWAIT), 0);
 	cr_assert_eq(vmem_size(vm, VMEM_FREE), 0);
-	vmem_free(vm, 0x1400, 0x100);
+	vmem_xfree(vm, 0x1400, 0x100);
 	vmem_xfree(vm, 0x1000, 0x400);
 	vmem_xfree(vm, 0x1500, 0xb00);
 	cr_assert_eq(kvt_count(vm, VMEM_FREE), 1);
@@ -451,7 +451,7 @@ Test(xalloc, addr_exact)
 
 Test(xalloc, addr_rounding)
 {
-	vmem_t *vm = vmem_create("xr", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xr", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1800, 1, M_NOWAIT), 0);
 	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 16);
@@ -467,8 +467,8 @@ Test(xalloc, addr_rounding)
 
 Test(xalloc, addr_einval)
 {
-	vmem_t *vm = vmem_create("xe", 0x1000, 0x1000, 16, 0, M_WAITOK);
-	vmem_t *top = vmem_create("xt", VMEM_ADDR_MAX - 0xff, 0x100, 16, 0,
+	vmem_t *vm = kvt_vmem_create("xe", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *top = kvt_vmem_create("xt", VMEM_ADDR_MAX - 0xff, 0x100, 16, 0,
 	    M_WAITOK);
 	struct kvt_snap before, after;
 	static const struct {
@@ -509,7 +509,7 @@ Test(xalloc, addr_einval)
 
 Test(xalloc, addr_does_not_cross_span_boundary)
 {
-	vmem_t *vm = vmem_create("xs", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *vm = kvt_vmem_create("xs", 0x1000, 0x1000, 16, 0, M_WAITOK);
 
 	cr_assert_eq(vmem_add(vm, 0x2000, 0x1000, M_NOWAIT), 0);
 	cr_assert_eq(vmem_xalloc_addr(vm, 0x1ff0, 0x20, M_NOWAIT), ENOMEM,
