@@ -753,7 +753,8 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 		slow_exit(tc);
 
 		/* The depot has nothing: fill a magazine from the slab layer
-		 * (possibly importing a slab, which may sleep or drain). */
+		 * (possibly importing a slab, which may drain the caches; an
+		 * M_WAITOK caller polls in slab_refill until objects appear). */
 		qc_lock(qc);
 		struct qc_mag *e = depot_get_empty(qc);
 		uint32_t cap = qc->mag_cap;
