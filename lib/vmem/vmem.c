@@ -198,13 +198,20 @@ vmem__misuse(struct vmem_arena *vm, enum vmem_misuse kind, vmem_addr_t addr,
 	abort();
 }
 
+/* A pointer that is not a live arena: always fatal. */
+static void __attribute__((noinline, noreturn, cold))
+not_an_arena(vmem_t *v, const char *call)
+{
+	KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
+}
+
 /* Always-on check that v points at a live arena. */
 static inline struct vmem_arena *
 arena(vmem_t *v, const char *call)
 {
 	struct vmem_arena *vm = VM(v);
 	if (KVMEM_UNLIKELY(v == NULL || vm->magic != VMEM_MAGIC))
-		KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
+		not_an_arena(v, call);
 	return vm;
 }
 
@@ -1493,13 +1500,6 @@ vmem_xalloc(vmem_t *v, vmem_size_t size, vmem_size_t align, vmem_size_t phase,
 	    seg_alloc_fast(vm, r.size, addrp))
 		return 0;
 	return xalloc(vm, &r, addrp);
-}
-
-/* A pointer that is not a live arena: always fatal. */
-static void __attribute__((noinline, noreturn, cold))
-not_an_arena(vmem_t *v, const char *call)
-{
-	KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
 }
 
 /* Everything vmem_alloc() does beyond a quantum-cache hit. */

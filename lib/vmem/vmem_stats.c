@@ -14,16 +14,7 @@
 #include "vmem_impl.h"
 #include "vmem_qcache.h"
 
-#define VM(v)	((struct vmem_arena *)(void *)(v))
-
-static struct vmem_arena *
-arena(vmem_t *v, const char *call)
-{
-	struct vmem_arena *vm = VM(v);
-	if (v == NULL || vm->magic != VMEM_MAGIC)
-		KVMEM_PANIC("%s: %p is not a live vmem arena", call, (void *)v);
-	return vm;
-}
+#define arena(v, call)	vmem__arena((v), (call))
 
 int
 vmem_get_stats(vmem_t *v, struct vmem_stats *st)
