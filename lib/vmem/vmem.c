@@ -1410,6 +1410,12 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 				vm->rotor_addr = addr + r->size;
 			}
 			vm->st_allocs++;
+			if (KVMEM_UNLIKELY(fresh != NULL)) {
+				/* Space freed elsewhere while we imported may
+				 * have served the request: do not hoard the
+				 * span imported for it. */
+				release_if_free(vm, fresh);
+			}
 			vmem_unlock(&vm->lock);
 			*addrp = addr;
 			return 0;
