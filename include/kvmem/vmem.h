@@ -220,6 +220,24 @@ KVMEM_EXPORT int vmem_stats_json(vmem_t *vm, char *buf, size_t len);
 KVMEM_EXPORT const char *vmem_name(vmem_t *vm);
 
 /*
+ * Observation of the whole process.  vmem_foreach() calls fn for every
+ * live arena in creation order, stopping at (and returning) the first
+ * nonzero result; 0 when all were visited, EINVAL for fn NULL.  It holds
+ * the process-wide arena list lock: fn must not create or destroy arenas
+ * (a vmem_destroy() elsewhere waits until the walk ends).
+ */
+typedef int vmem_foreach_fn(vmem_t *vm, void *arg);
+KVMEM_EXPORT int vmem_foreach(vmem_foreach_fn *fn, void *arg);
+/*
+ * The arena vm imports from, for observers such as kvmemstat: set by
+ * vmem_set_source(), or recorded with vmem_set_parent() by a caller whose
+ * own import callback takes from another arena (parent NULL forgets it).
+ * NULL when unknown; destroying the parent forgets it too.
+ */
+KVMEM_EXPORT vmem_t *vmem_get_parent(vmem_t *vm);
+KVMEM_EXPORT void vmem_set_parent(vmem_t *vm, vmem_t *parent);
+
+/*
  * Quantum caches.  An arena created with qcache_max > 0 (capped at 16
  * quanta) serves vmem_alloc()/vmem_free() of sizes up to qcache_max from a
  * cache per multiple of the quantum: per-thread magazines, a depot, and

@@ -439,6 +439,9 @@ setup_arenas(struct kmem *k, const struct kmem_config *cfg)
 		vmem_set_ximport(d->arena, kmem__kva_import_domain, NULL, &k->src_dom, k->import_q);
 		vmem_set_ximport(d->rwx_arena, kmem__kva_import_domain, kmem__kva_release_domain,
 		    &k->src_rwx, k->rwx_q);
+		/* Both import from the kernel arena: say so to observers. */
+		vmem_set_parent(d->arena, k->kernel_arena);
+		vmem_set_parent(d->rwx_arena, k->kernel_arena);
 	}
 	return 0;
 }

@@ -93,6 +93,66 @@ _Static_assert(M_NOWAIT == 1 && M_WAITOK == 2 && M_FIRSTFIT == 0x1000 &&
 static atomic_long live_arenas;
 static atomic_long live_slabs;
 
+/*
+ * Every live arena, in creation order, for vmem_foreach().  An arena is
+ * linked once it is fully built and unlinked first thing in vmem_destroy(),
+ * so a walker never sees one half made or half torn down.  Lock order:
+ * the registry lock before any arena's lock.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vmem_arena *registry_head, *registry_tail;
+
+static void
+registry_link(struct vmem_arena *vm)
+{
+	pthread_mutex_lock(&registry_lock);
+	vm->reg_next = NULL;
+	vm->reg_prev = registry_tail;
+	if (registry_tail != NULL)
+		registry_tail->reg_next = vm;
+	else
+		registry_head = vm;
+	registry_tail = vm;
+	vm->registered = true;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+registry_unlink(struct vmem_arena *vm)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (vm->registered) {
+		if (vm->reg_prev != NULL)
+			vm->reg_prev->reg_next = vm->reg_next;
+		else
+			registry_head = vm->reg_next;
+		if (vm->reg_next != NULL)
+			vm->reg_next->reg_prev = vm->reg_prev;
+		else
+			registry_tail = vm->reg_prev;
+		vm->registered = false;
+	}
+	/* A child naming this arena as its parent would dangle. */
+	for (struct vmem_arena *c = registry_head; c != NULL; c = c->reg_next)
+		if (c->parent == vm)
+			c->parent = NULL;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+int
+vmem_foreach(vmem_foreach_fn *fn, void *arg)
+{
+	int r = 0;
+	if (fn == NULL)
+		return EINVAL;
+	pthread_mutex_lock(&registry_lock);
+	for (struct vmem_arena *vm = registry_head; vm != NULL && r == 0;
+	    vm = vm->reg_next)
+		r = fn(VT(vm), arg);
+	pthread_mutex_unlock(&registry_lock);
+	return r;
+}
+
 long
 vmem__live_arenas(void)
 {
@@ -1025,6 +1085,7 @@ vmem_init(vmem_t *v, const char *name, vmem_addr_t base, vmem_size_t size,
 			return NULL;
 		}
 	}
+	registry_link(vm);
 	return v;
 }
 
@@ -1052,6 +1113,7 @@ vmem_destroy(vmem_t *v)
 {
 	struct vmem_arena *vm = arena(v, "vmem_destroy");
 
+	registry_unlink(vm);
 	vmem__qc_fini(vm);
 	uint64_t nleak = 0;
 	vmem_size_t leaked = 0;
@@ -1134,9 +1196,33 @@ vmem_set_ximport(vmem_t *v, vmem_ximport_t *importfn, vmem_release_t *releasefn,
 void
 vmem_set_source(vmem_t *child, vmem_t *parent, vmem_size_t import_quantum)
 {
-	(void)arena(parent, "vmem_set_source");
-	set_import(arena(child, "vmem_set_source"), NULL, vmem_ximport_from_arena,
-	    vmem_release_to_arena, parent, import_quantum);
+	struct vmem_arena *p = arena(parent, "vmem_set_source");
+	struct vmem_arena *c = arena(child, "vmem_set_source");
+	set_import(c, NULL, vmem_ximport_from_arena, vmem_release_to_arena,
+	    parent, import_quantum);
+	pthread_mutex_lock(&registry_lock);
+	c->parent = p;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void
+vmem_set_parent(vmem_t *child, vmem_t *parent)
+{
+	struct vmem_arena *c = arena(child, "vmem_set_parent");
+	struct vmem_arena *p = parent != NULL ? arena(parent, "vmem_set_parent") : NULL;
+	pthread_mutex_lock(&registry_lock);
+	c->parent = p;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+vmem_t *
+vmem_get_parent(vmem_t *v)
+{
+	struct vmem_arena *vm = arena(v, "vmem_get_parent");
+	pthread_mutex_lock(&registry_lock);
+	struct vmem_arena *p = vm->parent;
+	pthread_mutex_unlock(&registry_lock);
+	return p != NULL ? VT(p) : NULL;
 }
 
 void

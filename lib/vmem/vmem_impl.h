@@ -83,6 +83,10 @@ struct vmem_arena {
 	vmem_size_t		qcache_max;
 	unsigned		qc_slot;	/* per-thread table index; 0: none */
 
+	/* The process-wide list of live arenas (vmem_foreach), under its own lock. */
+	struct vmem_arena	*reg_next, *reg_prev;
+	bool			registered;
+
 	vmem_lock_t		lock;
 	vmem_waitq_t		cv;		/* M_WAITOK sleepers */
 
@@ -91,6 +95,7 @@ struct vmem_arena {
 	vmem_ximport_t		*ximportfn;
 	vmem_release_t		*releasefn;
 	void			*import_arg;
+	struct vmem_arena	*parent;	/* for observers: vmem_get_parent */
 	vmem_size_t		import_quantum;
 	vmem_reclaim_t		*reclaimfn;
 	vmem_size_t		limit;

@@ -511,3 +511,106 @@ Test(observe, names)
 	}
 	drop_arena(vm);
 }
+
+/* ---- vmem_foreach, vmem_get_parent, vmem_set_parent -------------------- */
+
+struct seen {
+	vmem_t	*want[4];
+	int	order[4];	/* position among the arenas seen, or -1 */
+	int	n;		/* arenas seen (ours or not) */
+	int	stop_at;	/* return 7 when this many have been seen; 0: never */
+};
+
+static int
+seen_cb(vmem_t *vm, void *arg)
+{
+	struct seen *s = arg;
+	for (int i = 0; i < 4; i++)
+		if (s->want[i] == vm)
+			s->order[i] = s->n;
+	s->n++;
+	return (s->stop_at != 0 && s->n == s->stop_at) ? 7 : 0;
+}
+
+static struct seen
+seen_walk(vmem_t *a, vmem_t *b, vmem_t *c, vmem_t *d)
+{
+	struct seen s = { .want = { a, b, c, d }, .order = { -1, -1, -1, -1 } };
+	cr_assert_eq(vmem_foreach(seen_cb, &s), 0);
+	return s;
+}
+
+Test(observe, foreach_lists_live_arenas_in_creation_order)
+{
+	static vmem_t store;	/* an arena in caller storage is listed too */
+	vmem_t *a = vmem_create("fa", 0x1000, 0x1000, 16, 0, M_WAITOK);
+	vmem_t *b = vmem_init(&store, "fb", 0, 0, 16, 0, M_WAITOK);
+	vmem_t *c = vmem_create("fc", 0, 0, 16, 64, M_WAITOK);
+	cr_assert(a != NULL && b != NULL && c != NULL);
+
+	struct seen s = seen_walk(a, b, c, NULL);
+	cr_assert(s.order[0] >= 0 && s.order[0] < s.order[1] &&
+	    s.order[1] < s.order[2], "order %d %d %d", s.order[0], s.order[1],
+	    s.order[2]);
+	cr_assert_eq(s.order[3], -1);
+
+	/* A failed create is never listed. */
+	errno = 0;
+	cr_assert_null(vmem_create("bad", 0, 0, 3, 0, M_WAITOK));
+	cr_assert_eq(errno, EINVAL);
+	struct seen s2 = seen_walk(a, b, c, NULL);
+	cr_assert_eq(s2.n, s.n);
+
+	vmem_destroy(b);
+	s = seen_walk(a, b, c, NULL);
+	cr_assert_eq(s.order[1], -1, "a destroyed arena is not listed");
+	cr_assert_eq(s.n, s2.n - 1);
+	cr_assert(s.order[0] >= 0 && s.order[2] > s.order[0]);
+	vmem_destroy(a);
+	vmem_destroy(c);
+}
+
+Test(observe, foreach_stops_at_nonzero_and_rejects_null)
+{
+	vmem_t *a = vmem_create("sa", 0, 0, 16, 0, M_WAITOK);
+	vmem_t *b = vmem_create("sb", 0, 0, 16, 0, M_WAITOK);
+	cr_assert(a != NULL && b != NULL);
+	struct seen s = { .stop_at = 1 };
+	cr_assert_eq(vmem_foreach(seen_cb, &s), 7);
+	cr_assert_eq(s.n, 1, "the walk went on after a nonzero return");
+	cr_assert_eq(vmem_foreach(NULL, NULL), EINVAL);
+	vmem_destroy(b);
+	vmem_destroy(a);
+}
+
+Test(observe, parent_from_set_source_and_set_parent)
+{
+	vmem_t *top = vmem_create("top", 0x100000, 0x100000, 4096, 0, M_WAITOK);
+	vmem_t *mid = vmem_create("mid", 0, 0, 4096, 0, M_WAITOK);
+	vmem_t *leaf = vmem_create("leaf", 0, 0, 4096, 0, M_WAITOK);
+	cr_assert(top != NULL && mid != NULL && leaf != NULL);
+
+	cr_assert_null(vmem_get_parent(top));
+	cr_assert_null(vmem_get_parent(mid));
+	vmem_set_source(mid, top, 0x10000);
+	cr_assert_eq(vmem_get_parent(mid), top);
+	/* A caller's own import callback: recorded by hand. */
+	vmem_set_ximport(leaf, vmem_ximport_from_arena, vmem_release_to_arena, mid,
+	    0x4000);
+	cr_assert_null(vmem_get_parent(leaf));
+	vmem_set_parent(leaf, mid);
+	cr_assert_eq(vmem_get_parent(leaf), mid);
+
+	vmem_addr_t x;
+	cr_assert_eq(vmem_alloc(leaf, 4096, M_NOWAIT, &x), 0);
+	cr_assert(x >= 0x100000 && x < 0x200000);
+	vmem_free(leaf, x, 4096);
+	vmem_destroy(leaf);
+
+	vmem_set_parent(mid, NULL);
+	cr_assert_null(vmem_get_parent(mid), "NULL forgets the parent");
+	vmem_set_parent(mid, top);
+	vmem_destroy(top);
+	cr_assert_null(vmem_get_parent(mid), "a destroyed parent is forgotten");
+	vmem_destroy(mid);
+}
