@@ -85,6 +85,15 @@ _Static_assert(sizeof(struct bt) <= 64, "boundary tag grew past 64 bytes");
 #define BAD_FLAGS(f)	((BAD_FLAGS_SET >> (((f) & 3) | (((f) >> 10) & 0x2c))) & 1)
 _Static_assert(M_NOWAIT == 1 && M_WAITOK == 2 && M_FIRSTFIT == 0x1000 &&
     M_BESTFIT == 0x2000 && M_NEXTFIT == 0x8000, "BAD_FLAGS layout");
+/*
+ * The flags the quantum-cache hit path takes without looking further:
+ * not both M_NOWAIT and M_WAITOK, neither M_BESTFIT nor M_NEXTFIT.
+ * Adding 1 to (flags & 3) carries into bit 2 only for 3; four
+ * instructions.  Anything else (good or bad) takes alloc_general(), which
+ * applies BAD_FLAGS and still serves cached sizes from the magazines.
+ */
+#define HIT_FLAGS(f)	((((f) & (M_BESTFIT | M_NEXTFIT | 3)) + 1) & \
+			    (M_BESTFIT | M_NEXTFIT | 4)) == 0
 
 /* How long an M_WAITOK sleeper of an arena with quantum caches sleeps
  * before draining the caches again (cached frees do not wake it). */
@@ -1471,6 +1480,17 @@ seg_alloc_fast(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp)
 	return false;
 }
 
+void
+vmem__qc_sleep(struct vmem_arena *vm)
+{
+	vmem_lock(&vm->lock);
+	vm->st_sleeps++;
+	vm->nwaiters++;
+	vmem_waitq_sleep_ns(&vm->cv, &vm->lock, VMEM_QC_SLEEP_NS);
+	vm->nwaiters--;
+	vmem_unlock(&vm->lock);
+}
+
 /*
  * The allocation loop shared by every allocation call: find, else import,
  * else reclaim, else fail (M_NOWAIT) or sleep and retry.
@@ -1545,6 +1565,10 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 			vm->st_reclaims++;
 			vmem_unlock(&vm->lock);
 			fn(VT(vm), r->flags);
+			/* What the callback freed in cached sizes sits in its
+			 * thread's magazines: bring it down to the segments. */
+			if (vm->qc != NULL)
+				(void)vmem__qc_drain(vm);
 			vmem_lock(&vm->lock);
 			if (vm->size_total - vm->size_inuse > avail)
 				continue;
@@ -1604,9 +1628,12 @@ alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
 	if (KVMEM_UNLIKELY(size - 1 >= VMEM_ADDR_MAX - vm->quantum_mask ||
 	    BAD_FLAGS(flags)))
 		return count_einval(vm);
-	if (size <= vm->qcache_max)
-		return vmem__qc_alloc_slow(vm,
-		    (unsigned)((size - 1) >> vm->quantum_shift), flags, addrp);
+	if (size <= vm->qcache_max) {
+		size_t i = (size - 1) >> vm->quantum_shift;
+		if (qc_alloc_hit(vm, i, addrp))		/* fit flags do not matter */
+			return 0;
+		return vmem__qc_alloc_slow(vm, (unsigned)i, flags, addrp);
+	}
 	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
 
 	if (KVMEM_LIKELY((flags & (M_BESTFIT | M_NEXTFIT | VMEM_TOPDOWN)) == 0)) {
@@ -1638,7 +1665,7 @@ vmem_alloc(vmem_t *v, vmem_size_t size, int flags, vmem_addr_t *addrp)
 	struct vmem_arena *vm = VM(v);
 	if (KVMEM_UNLIKELY(vm->magic != VMEM_MAGIC))
 		not_an_arena(v, "vmem_alloc");
-	if (KVMEM_LIKELY(size - 1 < vm->qcache_max && !BAD_FLAGS(flags)) &&
+	if (KVMEM_LIKELY(size - 1 < vm->qcache_max && HIT_FLAGS(flags)) &&
 	    qc_alloc_hit(vm, (size - 1) >> vm->quantum_shift, addrp))
 		return 0;
 	return alloc_general(vm, size, flags, addrp);

@@ -594,8 +594,10 @@ slab_import(struct vmem_arena *vm, struct qcache *qc, int flags)
  * Make objects available to cache qc after the slab layer ran dry: import
  * a slab without sleeping in the arena.  A failed import has drained every
  * cache of the arena (their objects are back in slabs and depots), so look
- * again.  With M_WAITOK, poll until something turns up, since frees of
- * cached objects wake nobody.  Returns 0 (take from the slabs again),
+ * again.  Without M_NOWAIT, sleep on the arena and try again until
+ * something turns up: segment frees and vmem_add wake the sleep, and it
+ * times out so that cached frees (which wake nobody) are found by the
+ * drain of the next attempt.  Returns 0 (take from the slabs again),
  * EAGAIN (the depot has full magazines) or the arena's error (M_NOWAIT).
  * No lock held.
  */
@@ -615,8 +617,7 @@ slab_refill(struct vmem_arena *vm, struct qcache *qc, int flags)
 			return EAGAIN;
 		if (flags & M_NOWAIT)
 			return error;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		vmem__qc_sleep(vm);
 	}
 }
 
@@ -754,7 +755,7 @@ vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *a
 
 		/* The depot has nothing: fill a magazine from the slab layer
 		 * (possibly importing a slab, which may drain the caches; an
-		 * M_WAITOK caller polls in slab_refill until objects appear). */
+		 * M_WAITOK caller sleeps in slab_refill until objects appear). */
 		qc_lock(qc);
 		struct qc_mag *e = depot_get_empty(qc);
 		uint32_t cap = qc->mag_cap;

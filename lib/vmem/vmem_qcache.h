@@ -115,6 +115,9 @@ void vmem__qc_fini(struct vmem_arena *vm);
 int  vmem__qc_alloc_slow(struct vmem_arena *vm, unsigned i, int flags, vmem_addr_t *addrp);
 void vmem__qc_free_slow(struct vmem_arena *vm, unsigned i, vmem_addr_t addr, vmem_size_t size);
 bool vmem__qc_drain(struct vmem_arena *vm);
+/* Sleep (counted in the arena's stats) until a free or vmem_add wakes the
+ * arena's sleepers, or VMEM_QC_SLEEP_NS passes; in vmem.c.  No lock held. */
+void vmem__qc_sleep(struct vmem_arena *vm);
 vmem_size_t vmem__qc_cached_bytes(struct vmem_arena *vm);
 int  vmem__qc_check(struct vmem_arena *vm);
 
