@@ -178,8 +178,12 @@ KVMEM_EXPORT int vmem_contains(vmem_t *vm, vmem_addr_t addr);
 typedef int vmem_walk_fn(void *arg, vmem_addr_t addr, vmem_size_t size, int type);
 KVMEM_EXPORT int vmem_walk(vmem_t *vm, int typemask, vmem_walk_fn *fn, void *arg);
 
-/* Statistics, versioned: set st->version = VMEM_STATS_VERSION before the call. */
-#define VMEM_STATS_VERSION	1
+/*
+ * Statistics, versioned: set st->version = VMEM_STATS_VERSION before the
+ * call.  Version 2 added the lone-object counters at the end of struct
+ * vmem_qcache_stats; a caller built for version 1 still gets version 1.
+ */
+#define VMEM_STATS_VERSION	2
 struct vmem_stats {
 	uint32_t	version;		/* in: VMEM_STATS_VERSION */
 	uint32_t	size;			/* out: sizeof the struct filled */
@@ -267,6 +271,11 @@ struct vmem_qcache_stats {
 	uint64_t	objs_in_slabs;		/* free inside slabs */
 	uint64_t	objs_out;		/* handed to callers */
 	uint64_t	threads;		/* threads with a cache here */
+	/* Version 2: objects taken from the arena one at a time, when no
+	 * slab fitted (an arena smaller than a slab, or fragmented). */
+	uint64_t	lone;			/* such objects the cache owns now */
+	uint64_t	lone_imports;
+	uint64_t	lone_releases;
 };
 /* Stats of cache idx (objects of idx + 1 quanta); 0 or EINVAL. */
 KVMEM_EXPORT int vmem_get_qcache_stats(vmem_t *vm, unsigned idx, struct vmem_qcache_stats *st);

@@ -582,6 +582,7 @@ struct req {
 	bool		simple;		/* no constraint beyond the size */
 	bool		topdown;
 	bool		exact;		/* vmem_xalloc_addr */
+	bool		quiet;		/* a cache's slab: a failure is not the caller's */
 };
 
 /* Smallest a >= x with a % align == phase; false on overflow. */
@@ -1338,6 +1339,7 @@ req_init(const struct vmem_arena *vm, struct req *r, vmem_size_t size,
 	r->flags = flags;
 	r->topdown = (flags & VMEM_TOPDOWN) != 0;
 	r->exact = false;
+	r->quiet = false;
 	r->simple = align == vm->quantum && phase == 0 && nocross == 0 &&
 	    minaddr == VMEM_ADDR_MIN && maxaddr == VMEM_ADDR_MAX && !r->topdown;
 	/* Whether any placement exists at all in [minaddr, maxaddr] is
@@ -1480,6 +1482,29 @@ seg_alloc_fast(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp)
 	return false;
 }
 
+int
+vmem__qc_lone_alloc(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp)
+{
+	struct req r = {
+		.size = size, .align = vm->quantum, .phase = 0, .nocross = 0,
+		.minaddr = VMEM_ADDR_MIN, .maxaddr = VMEM_ADDR_MAX,
+		.flags = M_NOWAIT | M_FIRSTFIT, .simple = true,
+	};
+	vmem_addr_t addr;
+	int error = ENOMEM;
+	vmem_lock(&vm->lock);
+	struct bt *bt;
+	if ((vm->nbt_idle >= BT_NEED_ALLOC || bt_reserve(vm, BT_NEED_ALLOC) == 0) &&
+	    (bt = find(vm, &r, &addr)) != NULL) {
+		seg_carve(vm, bt, addr, size);
+		vm->st_allocs++;
+		*addrp = addr;
+		error = 0;
+	}
+	vmem_unlock(&vm->lock);
+	return error;
+}
+
 void
 vmem__qc_sleep(struct vmem_arena *vm)
 {
@@ -1589,9 +1614,23 @@ xalloc(struct vmem_arena *vm, struct req *r, vmem_addr_t *addrp)
 		reclaimed = false;
 		drained = false;
 	}
-	vm->st_alloc_fails++;
+	if (!r->quiet)
+		vm->st_alloc_fails++;
 	vmem_unlock(&vm->lock);
 	return ENOMEM;
+}
+
+int
+vmem__qc_slab_alloc(struct vmem_arena *vm, vmem_size_t size, vmem_size_t align,
+    int flags, vmem_addr_t *addrp)
+{
+	struct req r;
+	int error = req_init(vm, &r, size, align, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	    flags);
+	if (error != 0)
+		return error;	/* a cache's slab request is always valid */
+	r.quiet = true;
+	return xalloc(vm, &r, addrp);
 }
 
 static int
@@ -1632,7 +1671,14 @@ alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
 		size_t i = (size - 1) >> vm->quantum_shift;
 		if (qc_alloc_hit(vm, i, addrp))		/* fit flags do not matter */
 			return 0;
-		return vmem__qc_alloc_slow(vm, (unsigned)i, flags, addrp);
+		int error = vmem__qc_alloc_slow(vm, (unsigned)i, flags, addrp);
+		if (error == ENOMEM) {
+			/* Counted here: the cache's own slab imports fail quietly. */
+			vmem_lock(&vm->lock);
+			vm->st_alloc_fails++;
+			vmem_unlock(&vm->lock);
+		}
+		return error;
 	}
 	size = (size + vm->quantum_mask) & ~vm->quantum_mask;
 
@@ -1651,6 +1697,7 @@ alloc_general(struct vmem_arena *vm, vmem_size_t size, int flags,
 	r.topdown = (flags & VMEM_TOPDOWN) != 0;
 	r.simple = !r.topdown;
 	r.exact = false;
+	r.quiet = false;
 	return xalloc(vm, &r, addrp);
 }
 

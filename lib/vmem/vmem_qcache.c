@@ -52,6 +52,7 @@
  */
 #include "kvmem_config.h"
 
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -71,6 +72,9 @@
 
 /* The shared empty magazine: cap 0, so hits never touch it. */
 static struct qc_mag qc_empty_mag;
+/* slab_refill(): no slab, but one object taken by itself. */
+#define QC_GOT_LONE	(-1)
+
 /* The cache and table standing for "none" (filled in by registry_setup). */
 static struct qc_tcache qc_dummy_tc;
 static struct qc_thread qc_dummy_table;
@@ -422,6 +426,66 @@ slab_remove(struct qcache *qc, struct qc_slab *s)
 	qc->slab_free_objs -= s->nfree;
 }
 
+/* ---- Lone objects (cache lock held) --------------------------------- */
+
+static inline size_t
+lone_slot(const struct qcache *qc, vmem_addr_t addr)
+{
+	uint64_t h = (uint64_t)(addr / qc->objsize) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> (64 - qc->lone_hash_bits));
+}
+
+/* Rehash into 2^bits buckets; false (nothing changed) without memory. */
+static bool
+lone_rehash(struct qcache *qc, unsigned bits)
+{
+	struct qc_lone **tab = calloc((size_t)1 << bits, sizeof(*tab));
+	if (tab == NULL)
+		return false;
+	struct qc_lone **old = qc->lone_hash;
+	size_t n = old != NULL ? (size_t)1 << qc->lone_hash_bits : 0;
+	qc->lone_hash = tab;
+	qc->lone_hash_bits = bits;
+	for (size_t i = 0; i < n; i++) {
+		while (old[i] != NULL) {
+			struct qc_lone *l = old[i];
+			old[i] = l->hnext;
+			size_t j = lone_slot(qc, l->addr);
+			l->hnext = tab[j];
+			tab[j] = l;
+		}
+	}
+	free(old);
+	return true;
+}
+
+/* Record l; false (nothing changed) without memory for the first table. */
+static bool
+lone_insert(struct qcache *qc, struct qc_lone *l)
+{
+	if (qc->lone_hash == NULL && !lone_rehash(qc, 4))
+		return false;
+	size_t j = lone_slot(qc, l->addr);
+	l->hnext = qc->lone_hash[j];
+	qc->lone_hash[j] = l;
+	qc->nlone++;
+	if (qc->nlone > ((uint64_t)2 << qc->lone_hash_bits))
+		(void)lone_rehash(qc, qc->lone_hash_bits + 1);	/* else chains grow */
+	return true;
+}
+
+static struct qc_lone **
+lone_find(const struct qcache *qc, vmem_addr_t addr)
+{
+	if (qc->lone_hash == NULL)
+		return NULL;
+	struct qc_lone **pp = &qc->lone_hash[lone_slot(qc, addr)];
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if ((*pp)->addr == addr)
+			return pp;
+	return NULL;
+}
+
 /* Take one object from the slab layer, or return false. */
 static bool
 slab_take(struct qcache *qc, vmem_addr_t *addrp)
@@ -482,6 +546,7 @@ struct flush_ctx {
 	unsigned	nbad, capbad;
 	uint64_t	lost;		/* bad frees not recorded (no memory) */
 	struct qc_mag	*mags;		/* emptied magazines to free */
+	struct qc_lone	*lone;		/* lone objects to give back */
 };
 
 static void
@@ -490,6 +555,15 @@ flush_obj(struct qcache *qc, vmem_addr_t addr, struct flush_ctx *fc)
 	enum put_result r = slab_put(qc, addr, &fc->freed);
 	if (r == PUT_OK)
 		return;
+	struct qc_lone **pp;
+	if (r == PUT_UNKNOWN && (pp = lone_find(qc, addr)) != NULL) {
+		struct qc_lone *l = *pp;
+		*pp = l->hnext;
+		qc->nlone--;
+		l->hnext = fc->lone;
+		fc->lone = l;
+		return;
+	}
 	if (fc->nbad == fc->capbad) {
 		unsigned cap = fc->capbad ? 2 * fc->capbad : 8;
 		struct bad_free *b = realloc(fc->bad, cap * sizeof(*b));
@@ -524,7 +598,20 @@ flush_mag(struct qcache *qc, struct qc_mag *m, struct flush_ctx *fc)
 static bool
 flush_finish(struct vmem_arena *vm, struct qcache *qc, struct flush_ctx *fc)
 {
-	bool released = fc->freed != NULL;
+	bool released = fc->freed != NULL || fc->lone != NULL;
+	if (fc->lone != NULL) {
+		uint64_t n = 0;
+		while (fc->lone != NULL) {
+			struct qc_lone *l = fc->lone;
+			fc->lone = l->hnext;
+			vmem_xfree(VT(vm), l->addr, qc->objsize);
+			free(l);
+			n++;
+		}
+		qc_lock(qc);
+		qc->lone_releases += n;
+		vmem_unlock(&qc->lock);
+	}
 	while (fc->mags != NULL) {
 		struct qc_mag *m = fc->mags;
 		fc->mags = m->next;
@@ -568,8 +655,7 @@ slab_import(struct vmem_arena *vm, struct qcache *qc, int flags)
 	if (s == NULL)
 		return ENOMEM;
 	vmem_addr_t base;
-	int error = vmem_xalloc(VT(vm), qc->slab_size, qc->slab_align, 0, 0,
-	    VMEM_ADDR_MIN, VMEM_ADDR_MAX,
+	int error = vmem__qc_slab_alloc(vm, qc->slab_size, qc->slab_align,
 	    (flags & (M_NOWAIT | M_WAITOK | M_NORECLAIM)) | M_FIRSTFIT, &base);
 	if (error != 0) {
 		free(s);
@@ -586,6 +672,36 @@ slab_import(struct vmem_arena *vm, struct qcache *qc, int flags)
 	return 0;
 }
 
+/*
+ * Take one object from the arena's free segments by itself, for when no
+ * slab can be had.  No lock held.  0 or ENOMEM (it neither imports nor
+ * sleeps nor counts a failure: the slab import before it did all that).
+ */
+static int
+lone_import(struct vmem_arena *vm, struct qcache *qc, vmem_addr_t *addrp)
+{
+	struct qc_lone *l = malloc(sizeof(*l));
+	if (l == NULL)
+		return ENOMEM;
+	int error = vmem__qc_lone_alloc(vm, qc->objsize, &l->addr);
+	if (error != 0) {
+		free(l);
+		return error;
+	}
+	qc_lock(qc);
+	bool ok = lone_insert(qc, l);
+	if (ok)
+		qc->lone_imports++;
+	vmem_unlock(&qc->lock);
+	if (!ok) {
+		vmem_xfree(VT(vm), l->addr, qc->objsize);
+		free(l);
+		return ENOMEM;
+	}
+	*addrp = l->addr;
+	return 0;
+}
+
 /* ======================================================================
  * Slow paths
  * ====================================================================== */
@@ -597,12 +713,13 @@ slab_import(struct vmem_arena *vm, struct qcache *qc, int flags)
  * again.  Without M_NOWAIT, sleep on the arena and try again until
  * something turns up: segment frees and vmem_add wake the sleep, and it
  * times out so that cached frees (which wake nobody) are found by the
- * drain of the next attempt.  Returns 0 (take from the slabs again),
+ * drain of the next attempt.  When no slab fits but one object does, take
+ * that object alone: QC_GOT_LONE with *lonep set.  Returns 0 (take from the slabs again),
  * EAGAIN (the depot has full magazines) or the arena's error (M_NOWAIT).
  * No lock held.
  */
 static int
-slab_refill(struct vmem_arena *vm, struct qcache *qc, int flags)
+slab_refill(struct vmem_arena *vm, struct qcache *qc, int flags, vmem_addr_t *lonep)
 {
 	for (;;) {
 		int error = slab_import(vm, qc, (flags & ~M_WAITOK) | M_NOWAIT);
@@ -615,6 +732,8 @@ slab_refill(struct vmem_arena *vm, struct qcache *qc, int flags)
 			return 0;
 		if (depot)
 			return EAGAIN;
+		if (error == ENOMEM && lone_import(vm, qc, lonep) == 0)
+			return QC_GOT_LONE;
 		if (flags & M_NOWAIT)
 			return error;
 		vmem__qc_sleep(vm);
@@ -641,7 +760,13 @@ direct_alloc(struct vmem_arena *vm, struct qcache *qc, int flags, vmem_addr_t *a
 			}
 		} else if (!slab_take(qc, addrp)) {
 			vmem_unlock(&qc->lock);
-			int error = slab_refill(vm, qc, flags);
+			int error = slab_refill(vm, qc, flags, addrp);
+			if (error == QC_GOT_LONE) {
+				qc_lock(qc);
+				qc->direct_allocs++;
+				vmem_unlock(&qc->lock);
+				return 0;
+			}
 			if (error != 0 && error != EAGAIN)
 				return error;
 			continue;
@@ -681,7 +806,12 @@ mag_fill(struct vmem_arena *vm, struct qcache *qc, struct qc_mag *m, int flags)
 		vmem_unlock(&qc->lock);
 		if (r != 0)
 			return 0;
-		int error = slab_refill(vm, qc, flags);
+		int error = slab_refill(vm, qc, flags, &a);
+		if (error == QC_GOT_LONE) {
+			m->objs[0] = a;
+			atomic_store_explicit(&m->rounds, 1, memory_order_relaxed);
+			return 0;
+		}
 		if (error != 0)
 			return error;	/* EAGAIN: the caller looks in the depot */
 	}
@@ -1059,6 +1189,14 @@ vmem__qc_fini(struct vmem_arena *vm)
 				leaked += out * qc->objsize;
 			}
 		}
+		size_t nl = qc->lone_hash != NULL ? (size_t)1 << qc->lone_hash_bits : 0;
+		for (size_t j = 0; j < nl; j++) {
+			for (struct qc_lone *l = qc->lone_hash[j]; l != NULL; l = l->hnext) {
+				if (nleak++ == 0)
+					first = l->addr;
+				leaked += qc->objsize;
+			}
+		}
 	}
 	if (nleak != 0)
 		vmem__misuse(vm, VMEM_MISUSE_LEAK, first, leaked,
@@ -1078,6 +1216,16 @@ vmem__qc_fini(struct vmem_arena *vm)
 			}
 		}
 		free(qc->slab_hash);
+		size_t nl = qc->lone_hash != NULL ? (size_t)1 << qc->lone_hash_bits : 0;
+		for (size_t j = 0; j < nl; j++) {
+			while (qc->lone_hash[j] != NULL) {
+				struct qc_lone *l = qc->lone_hash[j];
+				qc->lone_hash[j] = l->hnext;
+				vmem_xfree(VT(vm), l->addr, qc->objsize);
+				free(l);
+			}
+		}
+		free(qc->lone_hash);
 		vmem_lock_fini(&qc->lock);
 	}
 	free(vm->qc);
@@ -1142,6 +1290,11 @@ check_mag(struct vmem_arena *vm, struct qcache *qc, struct qc_mag *m,
 		vmem_addr_t a = m->objs[k];
 		struct qc_slab *s = slab_lookup(qc, a);
 		vmem_addr_t off = s != NULL ? a - s->base : 0;
+		if (lone_find(qc, a) != NULL) {	/* a slab's tail may hold one */
+			if (*nseen < max)
+				seen[(*nseen)++] = a;
+			continue;
+		}
 		if (s == NULL || off % qc->objsize != 0 || off / qc->objsize >= qc->nobj) {
 			fprintf(stderr, "vmem_check: vmem '%s': cached object 0x%" PRIxPTR
 			    " (size %zu) lies in no slab\n", vm->name, a, qc->objsize);
@@ -1174,7 +1327,7 @@ vmem__qc_check(struct vmem_arena *vm)
 	for (unsigned i = 0; i < vm->qc_n && !bad; i++) {
 		struct qcache *qc = &vm->qc[i];
 		qc_lock(qc);
-		size_t max = (size_t)(qc->nslabs * qc->nobj) + 1, nseen = 0;
+		size_t max = (size_t)(qc->nslabs * qc->nobj + qc->nlone) + 1, nseen = 0;
 		vmem_addr_t *seen = malloc(max * sizeof(*seen));
 		uint64_t depot = 0, free_objs = 0, nslabs = 0;
 		for (struct qc_mag *m = qc->full; m != NULL && !bad; m = m->next) {
@@ -1197,8 +1350,18 @@ vmem__qc_check(struct vmem_arena *vm)
 					    PRIxPTR " bookkeeping wrong\n", vm->name, s->base) > 0;
 			}
 		}
+		uint64_t nlone = 0;
+		size_t nl = qc->lone_hash != NULL ? (size_t)1 << qc->lone_hash_bits : 0;
+		for (size_t j = 0; j < nl && !bad; j++)
+			for (struct qc_lone *l = qc->lone_hash[j]; l != NULL; l = l->hnext) {
+				nlone++;
+				struct qc_slab *ls = slab_lookup(qc, l->addr);
+				if (ls != NULL && l->addr - ls->base < qc->slab_size)
+					bad = fprintf(stderr, "vmem_check: vmem '%s': lone object 0x%"
+					    PRIxPTR " lies in a slab\n", vm->name, l->addr) > 0;
+			}
 		if (!bad && (depot != qc->depot_objs || free_objs != qc->slab_free_objs ||
-		    nslabs != qc->nslabs))
+		    nslabs != qc->nslabs || nlone != qc->nlone))
 			bad = fprintf(stderr, "vmem_check: vmem '%s': cache %zu counters "
 			    "differ from its contents\n", vm->name, qc->objsize) > 0;
 		if (!bad && seen != NULL && nseen < max) {
@@ -1261,11 +1424,16 @@ int
 vmem_get_qcache_stats(vmem_t *v, unsigned idx, struct vmem_qcache_stats *st)
 {
 	struct vmem_arena *vm = vmem__arena(v, "vmem_get_qcache_stats");
-	if (st == NULL || st->version != VMEM_STATS_VERSION || idx >= vm->qc_n)
+	if (st == NULL || st->version < 1 || st->version > VMEM_STATS_VERSION ||
+	    idx >= vm->qc_n)
 		return EINVAL;
+	/* Fill a whole current struct, then copy what the caller's version has. */
+	struct vmem_qcache_stats *out = st, full;
+	st = &full;
 	memset(st, 0, sizeof(*st));
-	st->version = VMEM_STATS_VERSION;
-	st->size = (uint32_t)sizeof(*st);
+	st->version = out->version;
+	st->size = (uint32_t)(out->version == 1 ?
+	    offsetof(struct vmem_qcache_stats, lone) : sizeof(*st));
 	struct qcache *qc = &vm->qc[idx];
 	pthread_mutex_lock(&registry_lock);
 	uint64_t hits = 0, tobjs = thread_objs(vm, idx), nthreads = 0;
@@ -1292,10 +1460,15 @@ vmem_get_qcache_stats(vmem_t *v, unsigned idx, struct vmem_qcache_stats *st)
 	st->objs_in_threads = tobjs;
 	st->objs_in_depot = qc->depot_objs;
 	st->objs_in_slabs = qc->slab_free_objs;
-	st->objs_out = qc->nslabs * qc->nobj - qc->slab_free_objs - qc->depot_objs - tobjs;
+	st->objs_out = qc->nslabs * qc->nobj + qc->nlone - qc->slab_free_objs -
+	    qc->depot_objs - tobjs;
 	st->threads = nthreads;
+	st->lone = qc->nlone;
+	st->lone_imports = qc->lone_imports;
+	st->lone_releases = qc->lone_releases;
 	vmem_unlock(&qc->lock);
 	pthread_mutex_unlock(&registry_lock);
+	memcpy(out, st, st->size);
 	return 0;
 }
 

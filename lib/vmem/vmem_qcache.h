@@ -48,6 +48,17 @@ struct qc_slab {
 	bool			partial;	/* on the partial list */
 };
 
+/*
+ * A lone object: taken from the arena by itself because no slab would fit
+ * (an arena or span smaller than a slab, or too fragmented for one).  It
+ * circulates through the magazines like any object and goes straight back
+ * to the arena when flushed.
+ */
+struct qc_lone {
+	struct qc_lone		*hnext;
+	vmem_addr_t		addr;
+};
+
 /* One cache: objects of one multiple of the quantum. */
 struct qcache {
 	vmem_lock_t		lock;		/* depot and slab layer */
@@ -70,6 +81,12 @@ struct qcache {
 	unsigned		slab_hash_bits;
 	uint64_t		nslabs;
 	uint64_t		slab_free_objs;	/* objects free inside slabs */
+
+	struct qc_lone		**lone_hash;	/* NULL until the first lone object */
+	unsigned		lone_hash_bits;
+	uint64_t		nlone;		/* lone objects the cache owns */
+	uint64_t		lone_imports;
+	uint64_t		lone_releases;
 
 	/* Statistics (under lock). */
 	uint64_t		misses;		/* slow-path visits */
@@ -118,6 +135,15 @@ bool vmem__qc_drain(struct vmem_arena *vm);
 /* Sleep (counted in the arena's stats) until a free or vmem_add wakes the
  * arena's sleepers, or VMEM_QC_SLEEP_NS passes; in vmem.c.  No lock held. */
 void vmem__qc_sleep(struct vmem_arena *vm);
+/* A slab for a cache: vmem_xalloc(size, align, flags) whose ENOMEM is not
+ * counted in stats.alloc_fails (the cache counts its caller's failure
+ * once).  In vmem.c.  No lock held. */
+int vmem__qc_slab_alloc(struct vmem_arena *vm, vmem_size_t size, vmem_size_t align,
+    int flags, vmem_addr_t *addrp);
+/* One object of size bytes from the arena's free segments, for a cache
+ * that cannot have a slab: no import, no drain, no failure counted.
+ * 0 or ENOMEM.  In vmem.c.  No lock held. */
+int vmem__qc_lone_alloc(struct vmem_arena *vm, vmem_size_t size, vmem_addr_t *addrp);
 vmem_size_t vmem__qc_cached_bytes(struct vmem_arena *vm);
 int  vmem__qc_check(struct vmem_arena *vm);
 

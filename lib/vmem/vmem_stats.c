@@ -20,10 +20,11 @@ int
 vmem_get_stats(vmem_t *v, struct vmem_stats *st)
 {
 	struct vmem_arena *vm = arena(v, "vmem_get_stats");
-	if (st == NULL || st->version != VMEM_STATS_VERSION)
+	if (st == NULL || st->version < 1 || st->version > VMEM_STATS_VERSION)
 		return EINVAL;
+	uint32_t version = st->version;	/* versions 1 and 2: the same struct */
 	memset(st, 0, sizeof(*st));
-	st->version = VMEM_STATS_VERSION;
+	st->version = version;
 	st->size = (uint32_t)sizeof(*st);
 	vmem_size_t cached = vmem__qc_cached_bytes(vm);
 
@@ -127,7 +128,8 @@ vmem_stats_json(vmem_t *v, char *buf, size_t len)
 		Q(mag_size, ","); Q(slabs, ","); Q(slab_size, ","); Q(slab_imports, ",");
 		Q(slab_releases, ","); Q(depot_full, ","); Q(depot_empty, ",");
 		Q(objs_in_threads, ","); Q(objs_in_depot, ","); Q(objs_in_slabs, ",");
-		Q(objs_out, ","); Q(threads, ",");
+		Q(objs_out, ","); Q(threads, ","); Q(lone, ","); Q(lone_imports, ",");
+		Q(lone_releases, ",");
 #undef Q
 		jput(buf, len, &pos, "}");
 	}

@@ -44,7 +44,7 @@ main(void)
 		if (*p != ' ' && *p != '\n')
 			*q++ = *p;
 	*q = '\0';
-	CHECK(strstr(json, "\"version\":1") != NULL);
+	CHECK(strstr(json, "\"version\":2") != NULL);
 	CHECK(strstr(json, "\"name\":\"consumer\"") != NULL);
 
 	vmem_xfree(vm, b, 0x20);

@@ -339,7 +339,8 @@ slab_events(struct mt *t)
 
 	for (unsigned i = 0; i < vmem_qcache_count(t->vm); i++) {
 		struct vmem_qcache_stats qs = qstats(t, i);
-		n += qs.slab_imports + qs.slab_releases;
+		n += qs.slab_imports + qs.slab_releases + qs.lone_imports +
+		    qs.lone_releases;
 	}
 	return (n);
 }
@@ -402,8 +403,8 @@ static void
 check_caches(struct mt *t, const struct kvm_model *cm, const struct vmem_stats *st)
 {
 	unsigned nc = vmem_qcache_count(t->vm);
-	uint64_t nslabs = 0, out[16] = { 0 }, want_out[16] = { 0 };
-	vmem_size_t slab_bytes = 0, cached = 0, ssize[16], salign[16];
+	uint64_t nslabs = 0, nlone = 0, out[16] = { 0 }, want_out[16] = { 0 };
+	vmem_size_t slab_bytes = 0, lone_bytes = 0, cached = 0, ssize[16], salign[16];
 	size_t nunc = 0;
 
 	MT_CHECK(t, nc <= 16, "%u caches", nc);
@@ -411,6 +412,8 @@ check_caches(struct mt *t, const struct kvm_model *cm, const struct vmem_stats *
 		struct vmem_qcache_stats qs = qstats(t, i);
 		nslabs += qs.slabs;
 		slab_bytes += qs.slabs * qs.slab_size;
+		nlone += qs.lone;
+		lone_bytes += qs.lone * qs.objsize;
 		out[i] = qs.objs_out;
 		ssize[i] = qs.slab_size;
 		for (salign[i] = 1; salign[i] < ssize[i]; salign[i] <<= 1)
@@ -431,20 +434,24 @@ check_caches(struct mt *t, const struct kvm_model *cm, const struct vmem_stats *
 		cached += l->rs;
 		want_out[i]++;
 		b = busy_containing(cm, l->addr);
+		if (b >= 0 && cm->busy[b].first == l->addr && cm->busy[b].size == l->rs)
+			continue;	/* a lone object (no slab fitted) */
 		MT_CHECK(t, b >= 0 && cm->busy[b].size == ssize[i] &&
 		    cm->busy[b].first % salign[i] == 0 &&
 		    l->addr + l->rs - cm->busy[b].first <= cm->busy[b].size,
 		    "cached block " KVT_X "+%zu lies in no slab of its cache "
 		    "(slabs of %zu)", l->addr, l->rs, ssize[i]);
 	}
-	MT_CHECK(t, cm->nbusy == nunc + nslabs, "%zu busy segments: %zu uncached "
-	    "blocks and %" PRIu64 " slabs", cm->nbusy, nunc, nslabs);
+	MT_CHECK(t, cm->nbusy == nunc + nslabs + nlone, "%zu busy segments: %zu "
+	    "uncached blocks, %" PRIu64 " slabs and %" PRIu64 " lone objects",
+	    cm->nbusy, nunc, nslabs, nlone);
 	for (unsigned i = 0; i < nc; i++)
 		MT_CHECK(t, out[i] == want_out[i], "cache of %zu: %" PRIu64
 		    " objects out, the model has %" PRIu64, (i + 1) * t->q, out[i],
 		    want_out[i]);
-	MT_CHECK(t, st->bytes_cached == slab_bytes - cached, "bytes_cached %zu, "
-	    "slabs %zu - cached blocks %zu", st->bytes_cached, slab_bytes, cached);
+	MT_CHECK(t, st->bytes_cached == slab_bytes + lone_bytes - cached,
+	    "bytes_cached %zu, slabs %zu + lone objects %zu - cached blocks %zu",
+	    st->bytes_cached, slab_bytes, lone_bytes, cached);
 	if (has_release(t->mode))
 		for (size_t i = 0; i < cm->nspan; i++)
 			MT_CHECK(t, cm->span[i].kind != KVM_IMPORTED ||
@@ -826,6 +833,10 @@ check_alloc_result(struct mt *t, int rc, vmem_addr_t a, const struct kvm_req *re
 		    pm == &t->m ? "model" : "segment layer", r->size, r->align,
 		    r->phase, r->nocross, r->minaddr, r->maxaddr, flags,
 		    cached ? " (a slab of a cached size)" : "");
+		/* Nor could the object be taken alone (no slab fitted). */
+		MT_CHECK(t, !cached || !kvm_search(pm, req, NULL, NULL),
+		    "ENOMEM but the segment layer has a gap for a lone object of "
+		    "size %zu", req->size);
 		t->n_enomem++;
 		return;
 	}

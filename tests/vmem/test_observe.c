@@ -177,7 +177,7 @@ Test(observe, stats)
 	cr_assert_gt(st.metadata_bytes, 0);
 
 	/* Unknown versions are refused and the struct is left alone. */
-	static const uint32_t bad[] = { 0, 2, 99, UINT32_MAX };
+	static const uint32_t bad[] = { 0, VMEM_STATS_VERSION + 1, 99, UINT32_MAX };
 	for (int i = 0; i < 4; i++) {
 		memset(&st, 0xa5, sizeof(st));
 		st.version = bad[i];
@@ -397,8 +397,8 @@ Test(observe, stats_json)
 	cr_assert_eq(strlen(buf), (size_t)n, "returns the length written");
 	cr_assert(json_valid_object(buf), "not a JSON object: %s", buf);
 	cr_assert_not_null(v = json_field(buf, "version"), "%s", buf);
-	cr_assert(strncmp(v, "1", 1) == 0 && !isdigit((unsigned char)v[1]),
-	    "\"version\":1 expected: %s", buf);
+	cr_assert(strncmp(v, "2", 1) == 0 && !isdigit((unsigned char)v[1]),
+	    "\"version\":2 expected: %s", buf);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		cr_assert_not_null(json_field(buf, fields[i]), "field \"%s\" missing: %s",
 		    fields[i], buf);

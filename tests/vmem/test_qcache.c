@@ -4,6 +4,7 @@
  * teardown.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -317,5 +318,162 @@ Test(qcache, json_lists_caches)
 	cr_assert(strstr(buf, "{\"objsize\":12288") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "\"bytes_cached\":") != NULL, "%s", buf);
 	vmem_free(vm, a, 2 * Q);
+	vmem_destroy(vm);
+}
+
+/* ---- Lone objects: no slab fits, one object does ------------------------- */
+
+/* An arena smaller than one slab still serves cached sizes. */
+Test(qcache, arena_smaller_than_a_slab_serves_cached_sizes)
+{
+	vmem_t *vm = vmem_create("tiny", 0x10000, 2 * Q, Q, 4 * Q, M_WAITOK);
+	vmem_addr_t a, b, c;
+
+	cr_assert_geq(qstats(vm, 0).slab_size, 3 * 4 * Q, "a slab is 12 quanta or more");
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &a), 0);
+	cr_assert_eq(vmem_alloc(vm, 2 * Q, M_NOWAIT, &c), ENOMEM, "one quantum left");
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &b), 0);
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &c), ENOMEM);
+	cr_assert_neq(a, b);
+	cr_assert(a >= 0x10000 && a < 0x10000 + 2 * Q && b >= 0x10000 &&
+	    b < 0x10000 + 2 * Q);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 2 * Q);
+	cr_assert_eq(qstats(vm, 0).objs_out, 2);
+	cr_assert_eq(qstats(vm, 0).slabs, 0);
+	cr_assert_eq(vmem_check(vm), 0);
+
+	vmem_free(vm, a, Q);
+	vmem_free(vm, b, Q);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 0);
+	cr_assert_eq(kvt_stats(vm).bytes_cached, 2 * Q, "freed objects stay cached");
+	cr_assert_eq(vmem_check(vm), 0);
+	vmem_qcache_drain(vm);
+	struct vmem_stats st = kvt_stats(vm);
+	cr_assert_eq(st.bytes_cached, 0);
+	cr_assert_eq(st.busy_segs, 0, "lone objects went back to the segments");
+	cr_assert_eq(st.free_segs, 1, "and coalesced");
+
+	/* Another cache, and the arena's whole size as one cached object. */
+	cr_assert_eq(vmem_alloc(vm, 2 * Q, M_NOWAIT, &c), 0);
+	cr_assert_eq(c, 0x10000);
+	cr_assert_eq(qstats(vm, 1).objs_out, 1);
+	vmem_free(vm, c, 2 * Q);
+	cr_assert_eq(vmem_check(vm), 0);
+	vmem_destroy(vm);
+}
+
+/* Free space in pieces too small for a slab: every piece is still used. */
+Test(qcache, lone_objects_use_a_fragmented_arena)
+{
+	enum { N = 64 };
+	vmem_t *vm = vmem_create("frag", 0x100000, 2 * N * Q, Q, 4 * Q, M_WAITOK);
+	vmem_addr_t got[N], x;
+
+	/* Every other quantum busy: N free holes of one quantum. */
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(vmem_xalloc_addr(vm, 0x100000 + (2 * (vmem_addr_t)i + 1) * Q,
+		    Q, M_NOWAIT), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &got[i]), 0, "object %d", i);
+		cr_assert_eq((got[i] - 0x100000) / Q % 2, 0, "in a hole");
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(got[i], got[j], "handed out twice");
+	}
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &x), ENOMEM);
+	cr_assert_eq(qstats(vm, 0).objs_out, N);
+	cr_assert_eq(vmem_check(vm), 0);
+	for (int i = 0; i < N; i++)
+		vmem_free(vm, got[i], Q);
+	vmem_qcache_drain(vm);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), (vmem_size_t)N * Q);
+	cr_assert_eq(kvt_stats(vm).busy_segs, N, "only the fence posts are busy");
+	for (int i = 0; i < N; i++)
+		vmem_xfree(vm, 0x100000 + (2 * (vmem_addr_t)i + 1) * Q, Q);
+	cr_assert_eq(vmem_check(vm), 0);
+	vmem_destroy(vm);
+}
+
+/* A double free of a lone object is reported when its magazine is flushed. */
+Test(qcache, lone_double_free_found_at_flush)
+{
+	struct kvt_misuse_log log;
+	memset(&log, 0, sizeof(log));
+	vmem_t *vm = vmem_create("ldbl", 0x10000, 2 * Q, Q, 4 * Q, M_WAITOK);
+	vmem_set_misuse_handler(vm, kvt_misuse_record, &log);
+	vmem_addr_t a;
+
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &a), 0);
+	vmem_free(vm, a, Q);
+	vmem_free(vm, a, Q);		/* the bug */
+	vmem_qcache_drain(vm);
+	cr_assert_eq(log.count, 1);
+	cr_assert(log.kind == VMEM_MISUSE_UNKNOWN_FREE ||
+	    log.kind == VMEM_MISUSE_DOUBLE_FREE, "kind %d", log.kind);
+	cr_assert_eq(log.addr, a);
+	cr_assert_eq(log.size, Q);
+	cr_assert(strstr(log.msg, "'ldbl'") != NULL, "%s", log.msg);
+	cr_assert_eq(vmem_check(vm), 0);
+	cr_assert_eq(vmem_size(vm, VMEM_ALLOC), 0);
+	cr_assert_eq(kvt_stats(vm).busy_segs, 0);
+	vmem_destroy(vm);
+}
+
+/* Destroy with a lone object still out: a leak naming it. */
+Test(qcache, destroy_reports_lone_leak)
+{
+	struct kvt_misuse_log log;
+	memset(&log, 0, sizeof(log));
+	vmem_t *vm = vmem_create("lleak", 0x10000, 2 * Q, Q, 4 * Q, M_WAITOK);
+	vmem_set_misuse_handler(vm, kvt_misuse_record, &log);
+	vmem_addr_t a, b;
+
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &a), 0);
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &b), 0);
+	vmem_free(vm, b, Q);
+	vmem_destroy(vm);
+	cr_assert_eq(log.count, 1);
+	cr_assert_eq(log.kind, VMEM_MISUSE_LEAK);
+	cr_assert_eq(log.addr, a);
+	cr_assert_eq(log.size, Q);
+}
+
+/* A caller built for stats version 1 gets the version 1 struct, no more. */
+Test(qcache, stats_version_1_callers)
+{
+	vmem_t *vm = vmem_create("v1", 0x10000, 2 * Q, Q, 4 * Q, M_WAITOK);
+	vmem_addr_t a;
+	cr_assert_eq(vmem_alloc(vm, Q, M_NOWAIT, &a), 0);
+
+	struct vmem_qcache_stats st;
+	memset(&st, 0xa5, sizeof(st));
+	st.version = 1;
+	cr_assert_eq(vmem_get_qcache_stats(vm, 0, &st), 0);
+	cr_assert_eq(st.version, 1);
+	cr_assert_eq(st.size, offsetof(struct vmem_qcache_stats, lone));
+	cr_assert_eq(st.objs_out, 1);
+	cr_assert_eq(st.lone, 0xa5a5a5a5a5a5a5a5ull, "written past a version 1 struct");
+
+	st.version = VMEM_STATS_VERSION;
+	cr_assert_eq(vmem_get_qcache_stats(vm, 0, &st), 0);
+	cr_assert_eq(st.size, sizeof(st));
+	cr_assert_eq(st.lone, 1);
+	cr_assert_eq(st.lone_imports, 1);
+	cr_assert_eq(st.lone_releases, 0);
+	st.version = VMEM_STATS_VERSION + 1;
+	cr_assert_eq(vmem_get_qcache_stats(vm, 0, &st), EINVAL);
+	st.version = 0;
+	cr_assert_eq(vmem_get_qcache_stats(vm, 0, &st), EINVAL);
+
+	struct vmem_stats vs = { .version = 1 };
+	cr_assert_eq(vmem_get_stats(vm, &vs), 0);
+	cr_assert_eq(vs.version, 1);
+	cr_assert_eq(vs.bytes_inuse, Q);
+
+	vmem_free(vm, a, Q);
+	vmem_qcache_drain(vm);
+	st.version = VMEM_STATS_VERSION;
+	cr_assert_eq(vmem_get_qcache_stats(vm, 0, &st), 0);
+	cr_assert_eq(st.lone, 0);
+	cr_assert_eq(st.lone_releases, 1);
 	vmem_destroy(vm);
 }
