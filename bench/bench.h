@@ -70,7 +70,13 @@ struct kb_workload {
 	 * an allocator failure it reports and exits through kb_fail().
 	 */
 	uint64_t	(*run)(void *st, const uint64_t *q, unsigned tid, uint64_t n);
-	/* Optional: report state counters (segments, hash size). */
+	/*
+	 * Optional: report state counters (segments, hash size).  A counter
+	 * named "pages_op" (pages allocated per operation) also makes the
+	 * shim report "ns_page", the row's time per page (computed by Google
+	 * Benchmark from the same clock as the row's time), and is printed
+	 * in callgrind mode so the script can give instructions per page.
+	 */
 	void		(*counters)(void *st, kb_counter_fn *fn, void *arg);
 	uint64_t	p[KB_NP];	/* setup parameters */
 	uint64_t	q[KB_NP];	/* run parameters */
@@ -85,6 +91,7 @@ extern const struct kb_workload kb_baseline_workloads[];
 extern const struct kb_workload kb_malloc_workloads[];
 extern const struct kb_workload kb_qcache_workloads[];
 extern const struct kb_workload kb_trace_workloads[];
+extern const struct kb_workload kb_kmem_workloads[];
 #ifdef KB_HAVE_JEMALLOC
 extern const struct kb_workload kb_jemalloc_workloads[];
 #endif

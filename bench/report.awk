@@ -93,24 +93,26 @@ mode == "medians" && inbench {
 	else if (k == "aggregate_name") agg = jstr($0)
 	else if (k == "real_time") rt = jnum($0)
 	else if (k == "cpu_time") ct = jnum($0)
-	else if (k ~ /^(busy_segs|free_segs|hash_buckets|hash_chain_max|imports|releases|bytes_cached|bytes_inuse|seg_allocs|slabs|mag_size|hash_resizes)$/)
+	else if (k ~ /^(busy_segs|free_segs|hash_buckets|hash_chain_max|imports|releases|bytes_cached|bytes_inuse|seg_allocs|slabs|mag_size|hash_resizes|pages_op|ns_page|local_share|access_cost|fallback_share|promotions_op|promoted_share)$/)
 		counters = counters (counters == "" ? "" : ",") k "=" jnum($0)
 	next
 }
 
 # ---- mode=table / mode=json: read the list, then the values --------------
 
-mode != "medians" && FNR == 1 {
+mode != "medians" && mode != "plotnuma" && FNR == 1 {
 	fileno++
 }
 
-mode != "medians" && fileno == 3 {
-	if ($1 != "")
+mode != "medians" && mode != "plotnuma" && fileno == 3 {
+	if ($1 != "") {
 		cgv[$1] = $2
+		cgcnt[$1] = $5
+	}
 	next
 }
 
-mode != "medians" && fileno == 1 {
+mode != "medians" && mode != "plotnuma" && fileno == 1 {
 	if ($1 == "")
 		next
 	nlist++
@@ -122,7 +124,7 @@ mode != "medians" && fileno == 1 {
 	next
 }
 
-mode != "medians" && fileno == 2 {
+mode != "medians" && mode != "plotnuma" && fileno == 2 {
 	if ($1 == "")
 		next
 	val[$1] = $2
@@ -148,7 +150,7 @@ function build(    i, n, rk, sk) {
 	nsweeps = 0
 	for (i = 1; i <= nlist; i++) {
 		n = lname[i]
-		if (!(n in val))
+		if (!(n in val) && !(build_cg && (n in cgv)))
 			continue
 		rk = rowkey(n)
 		if (!(rk in rowidx)) {
@@ -186,6 +188,7 @@ function print_table(    r, j, n, ref, label, s, first, prev, hdr) {
 			    (vcv[n] == "" ? "-" : sprintf("%.1f", vcv[n])),
 			    (ref == "" ? "-" : ratio(val[n], ref))
 		}
+		print_notes(r, "    ")
 	}
 	hdr = 0
 	for (s = 1; s <= nsweeps; s++)
@@ -209,6 +212,47 @@ function print_table(    r, j, n, ref, label, s, first, prev, hdr) {
 			prev = val[n]
 		}
 	}
+}
+
+# ---- Notes under rows whose baseline takes a path worth knowing about ----------
+
+# Bytes per block of a row member (0: unknown or mixed sizes).
+function row_bytes(n) {
+	if (lsweep[n] == "pages" || (lrow[n] == "qcache_q4K" && lsweep[n] == "quanta"))
+		return lval[n] * 4096
+	if (lrow[n] == "pair_16KiB_align4K")
+		return 16384
+	return 0
+}
+
+# The note lines for row r (index into rowname/rowmem), each prefixed by pre.
+function print_notes(r, pre,    j, n, b, je, gl, zero, mixed) {
+	je = 0; gl = 0
+	for (j = 1; j <= rowcount[r]; j++) {
+		n = rowmem[r, j]
+		b = row_bytes(n)
+		mixed = (lrow[n] == "kmem_mixed")
+		zero = (lrow[n] ~ /_zero$/)
+		if (limpl[n] ~ /^jemalloc.*align/ && (b >= 16384 || mixed))
+			je = 1
+		if (limpl[n] ~ /^glibc_memalign/ && lrow[n] ~ /^kmem_pair/ && b >= 131072)
+			gl = 1
+	}
+	if (je) {
+		printf "%snote: jemalloc 5.3 takes a slow path for page-aligned mallocx of 16 KiB and more:\n", pre
+		printf "%s      arena_palloc -> large_palloc (extent allocation under the arena's locks),\n", pre
+		printf "%s      not the thread cache that unaligned mallocx of the same size uses.\n", pre
+		if (mixed)
+			printf "%s      7 of the 16 entries of the size mix are 16 KiB or more.\n", pre
+		if (zero)
+			printf "%s      MALLOCX_ZERO of such blocks purges (madvise) instead of writing zeros: the\n" \
+			    "%s      zeroing moves to page faults on first touch, which these rows never make.\n",
+			    pre, pre
+	}
+	if (gl)
+		printf "%snote: glibc serves this size with mmap+munmap per pair (the report's trim_threshold\n" \
+		    "%s      tunable turns the dynamic mmap threshold off)%s.\n", pre, pre,
+		    (zero ? "; the memset then faults in every page" : "")
 }
 
 function jq(s) {
@@ -289,19 +333,21 @@ function row_impls(prefix, imp,    i, n, k, seen2) {
 	return k
 }
 
-function qcache_block(row, q, what,    imp, ni, j, v, n, line, r1, r2, ref, je, jx) {
+function qcache_block(row, q, what,    imp, ni, j, v, n, line, r1, r2, ref, je, jx, w) {
 	ni = row_impls(row "/quanta:", imp)
 	if (ni == 0)
 		return
 	line = sprintf("%-7s %6s", "quanta", "bytes")
-	for (j = 1; j <= ni; j++)
-		line = line sprintf(" %16s", imp[j])
+	for (j = 1; j <= ni; j++) {
+		w[j] = length(imp[j]) > 16 ? length(imp[j]) : 16
+		line = line sprintf(" %" w[j] "s", imp[j])
+	}
 	printf "%s %12s %13s\n", line, "qc/je_malloc", "qc/je_mallocx"
 	for (v = 1; v <= 8; v++) {
 		line = sprintf("%-7s %6s", v, v * q)
 		for (j = 1; j <= ni; j++) {
 			n = row "/quanta:" v "/" imp[j]
-			line = line sprintf(" %16s", what == "ir" ? fmtcg(n) : fmtv(n))
+			line = line sprintf(" %" w[j] "s", what == "ir" ? fmtcg(n) : fmtv(n))
 		}
 		ref = row "/quanta:" v "/kvmem_qcache"
 		je = row "/quanta:" v "/jemalloc_malloc"
@@ -317,7 +363,7 @@ function qcache_block(row, q, what,    imp, ni, j, v, n, line, r1, r2, ref, je, 
 	}
 }
 
-function print_qcache(    rows, q, r, any) {
+function print_qcache(    rows, q, r, any, dummy) {
 	rows[1] = "qcache_q64"; q[1] = 64
 	rows[2] = "qcache_q4K"; q[2] = 4096
 	for (r = 1; r <= 2; r++) {
@@ -325,6 +371,10 @@ function print_qcache(    rows, q, r, any) {
 		    "(kvmem_segment);\nmedian ns per alloc+free pair; ratios: kvmem_qcache / " \
 		    "jemalloc (target <= 0.75 of malloc+free)\n", rows[r], q[r]
 		qcache_block(rows[r], q[r], "ns")
+		if (row_impls(rows[r] "/quanta:4/jemalloc_mallocx_align", dummy) > 0)
+			printf "note: jemalloc_mallocx_align is mallocx(MALLOCX_ALIGN(4096)) + sdallocx; jemalloc 5.3 serves\n" \
+			    "page-aligned requests of 16 KiB (4 quanta) and more outside its thread cache\n" \
+			    "(arena_palloc -> large_palloc), unlike the same sizes without alignment.\n"
 		any = 0
 		for (n in cgv)
 			if (index(n, rows[r] "/") == 1)
@@ -385,6 +435,147 @@ function print_pc(    rows, r, imp, ni, j, n, ref, c, bc) {
 	printf "\n"
 }
 
+# ---- kmem summary --------------------------------------------------------------
+
+function cgcounter(n, k,    s, parts, i, m) {
+	s = cgcnt[n]
+	m = split(s, parts, ",")
+	for (i = 1; i <= m; i++)
+		if (index(parts[i], k "=") == 1)
+			return substr(parts[i], length(k) + 2)
+	return ""
+}
+
+function pct(x) {
+	return (x == "") ? "-" : sprintf("%.1f", 100 * x)
+}
+
+function print_kmem(    r, j, n, ref, pg, cpu, cgpg, lab, any, last) {
+	any = 0
+	for (r = 1; r <= nrows; r++)
+		if (rowname[r] ~ /^kmem_/)
+			any = 1
+	if (!any)
+		return
+	printf "kmem: kmem_malloc_k + kmem_free_k (M_NOWAIT) on a simulated machine of 4 domains x 64 MiB,\n" \
+	    "8 CPUs, SLIT 10 local / 12 sibling / 20 far; thread 0 on domain 0, thread 1 on domain 2.\n" \
+	    "Baselines: jemalloc mallocx(MALLOCX_ALIGN(4096)) + sdallocx, glibc memalign(4096) + free\n" \
+	    "(+ MALLOCX_ZERO / memset in the _zero rows).  One op = one allocation + one free.\n" \
+	    "ns/page = ns/op / pages/op (2t rows: wall clock over both threads; cpu/pg: process CPU);\n" \
+	    "local%% = pages placed in the caller's domain; cost = SLIT distance per page / 10;\n" \
+	    "fallb%% = allocations placed off the policy's choice; promo/op = superpage promotions per op;\n" \
+	    "prom%% = 2 MiB chunks with pages that are mapped by one superpage (live-set rows).\n"
+	printf "%-42s %-23s %9s %6s %8s %7s %7s %6s %5s %6s %8s %6s%s\n", "row", "impl", "ns/op",
+	    "pg/op", "ns/page", "cpu/pg", "x kvmem", "local%", "cost", "fallb%", "promo/op", "prom%",
+	    (cgfile ? sprintf(" %8s", "Ir/page") : "")
+	for (r = 1; r <= nrows; r++) {
+		lab = rowname[r]
+		if (lab !~ /^kmem_/)
+			continue
+		ref = (lab in rowref) && (rowref[lab] in val) ? val[rowref[lab]] : ""
+		for (j = 1; j <= rowcount[r]; j++) {
+			n = rowmem[r, j]
+			pg = counter(n, "pages_op")
+			cpu = counter(n, "cpu_ns")
+			cgpg = cgcounter(n, "pages_op")
+			if (pg == "")
+				pg = cgpg
+			printf "%-42s %-23s %9s %6s %8s %7s %7s %6s %5s %6s %8s %6s%s\n",
+			    (j == 1 ? lab : ""), limpl[n], fmtv(n),
+			    (pg == "" ? "-" : sprintf("%.2f", pg)),
+			    (pg + 0 > 0 && has(n) ? fmtnum(val[n] / pg) : "-"),
+			    (pg + 0 > 0 && cpu != "" ? fmtnum(cpu / pg) : "-"),
+			    (ref == "" || !has(n) ? "-" : ratio(val[n], ref)),
+			    pct(counter(n, "local_share")),
+			    (counter(n, "access_cost") == "" ? "-" : sprintf("%.2f", counter(n, "access_cost"))),
+			    pct(counter(n, "fallback_share")),
+			    (counter(n, "promotions_op") == "" ? "-" : sprintf("%.3g", counter(n, "promotions_op"))),
+			    pct(counter(n, "promoted_share")),
+			    (!cgfile ? "" : sprintf(" %8s",
+				(n in cgv) && cgpg + 0 > 0 ? fmtnum(cgv[n] / cgpg) : "-"))
+		}
+		print_notes(r, "  ")
+	}
+	printf "\n"
+}
+
+# ---- Plot data from summary.json (mode=plotnuma) -----------------------------------
+
+# The value of "key": "..." or "key": number on a summary.json row line.
+function jfield(line, key,    i, v) {
+	i = index(line, "\"" key "\": ")
+	if (i == 0)
+		return ""
+	v = substr(line, i + length(key) + 4)
+	if (substr(v, 1, 1) == "\"") {
+		v = substr(v, 2)
+		sub(/".*$/, "", v)
+	} else
+		sub(/[,}].*$/, "", v)
+	return v
+}
+
+# One counter out of a row's "counters" string.
+function jcounter(line, k,    s, parts, i, m) {
+	s = jfield(line, "counters")
+	m = split(s, parts, ",")
+	for (i = 1; i <= m; i++)
+		if (index(parts[i], k "=") == 1)
+			return substr(parts[i], length(k) + 2)
+	return ""
+}
+
+function plot_numa(    i, p, t, pg, x, lab) {
+	printf "# policy ns_page_1t ns_page_2t_wall ns_page_2t_cpu local_1t local_2t cost_1t cost_2t\n"
+	lab["rr"] = "round-robin"; lab["ft"] = "first-touch"; lab["il"] = "interleave"
+	lab["prefer0"] = "prefer:0"; lab["fixed0"] = "fixed:0"
+	lab["wil4211"] = "weighted-il:4,2,1,1"; lab["pmany01"] = "preferred-many:0,1"
+	for (i = 1; i <= npol; i++) {
+		p = pols[i]
+		printf "\"%s\"", (p in lab) ? lab[p] : p
+		x = p SUBSEP "1t"
+		printf " %s", (x in nsp) ? nsp[x] : "NaN"
+		x = p SUBSEP "2t"
+		printf " %s %s", (x in nsp) ? nsp[x] : "NaN", (x in cpp) ? cpp[x] : "NaN"
+		for (t = 1; t <= 2; t++) {
+			x = p SUBSEP t "t"
+			printf " %s", (x in loc) ? loc[x] * 100 : "NaN"
+		}
+		for (t = 1; t <= 2; t++) {
+			x = p SUBSEP t "t"
+			printf " %s", (x in cst) ? cst[x] : "NaN"
+		}
+		printf "\n"
+	}
+}
+
+mode == "plotnuma" && /"row": "kmem_numa_[12]t"/ {
+	if (injson != 1)
+		next
+	pn = jfield($0, "value")
+	tn = jfield($0, "row")
+	sub(/^kmem_numa_/, "", tn)
+	if (!(pn in polseen)) {
+		polseen[pn] = 1
+		pols[++npol] = pn
+	}
+	pg = jcounter($0, "pages_op")
+	if (pg + 0 <= 0)
+		next
+	nsp[pn, tn] = jfield($0, "median") / pg
+	if (jcounter($0, "cpu_ns") != "")
+		cpp[pn, tn] = jcounter($0, "cpu_ns") / pg
+	if (jcounter($0, "local_share") != "")
+		loc[pn, tn] = jcounter($0, "local_share")
+	if (jcounter($0, "access_cost") != "")
+		cst[pn, tn] = jcounter($0, "access_cost")
+	next
+}
+# Only the timed section's rows (not the callgrind section's).
+mode == "plotnuma" && /^"time": / { injson = 1; next }
+mode == "plotnuma" && /^"callgrind": / { injson = 2; next }
+mode == "plotnuma" { next }
+
 function num_or_nan(n) {
 	return has(n) ? val[n] : "NaN"
 }
@@ -407,8 +598,18 @@ function plot_frag(    rows, r, vals, v, x, impls, j) {
 	}
 }
 
-function plot_qc(    imp, ni, j, v, n) {
+function plot_qc(    imp, ni, j, v, n, t) {
 	ni = row_impls(row "/quanta:", imp)
+	# Impls only some rows have (page-aligned mallocx) go last, so the
+	# shared ones keep their column, and colour, in every panel.
+	for (j = 1; j < ni; j++)
+		if (imp[j] ~ /align/) {
+			t = imp[j]
+			for (v = j; v < ni; v++)
+				imp[v] = imp[v + 1]
+			imp[ni] = t
+			break
+		}
 	printf "quanta"		# a header line: gnuplot's columnhead titles
 	for (j = 1; j <= ni; j++)
 		printf " %s", imp[j]
@@ -447,9 +648,11 @@ END {
 	if (mode == "qcache") { print_qcache(); exit }
 	if (mode == "threads") { print_threads(); exit }
 	if (mode == "pc") { print_pc(); exit }
+	if (mode == "kmem") { cgfile = build_cg = (fileno >= 3); build(); print_kmem(); exit }
 	if (mode == "plotfrag") { plot_frag(); exit }
 	if (mode == "plotqc") { plot_qc(); exit }
 	if (mode == "plotthreads") { plot_threads(); exit }
+	if (mode == "plotnuma") { plot_numa(); exit }
 	if (mode == "medians") {
 		for (i = 1; i <= norder; i++) {
 			n = order[i]

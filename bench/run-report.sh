@@ -15,7 +15,9 @@
 # operation of kvmem and of each baseline with their ratio, every sweep (free
 # segments, live allocations, constraints) with the ratio between its sizes,
 # the quantum-cache summaries (hit-path pairs vs jemalloc, 1 vs 2 threads,
-# producer/consumer) and the untimed measurements of kvmem-bench --kb-stats
+# producer/consumer), the kmem summary (per page, placement per NUMA
+# policy, superpage promotion per import quantum, against page-aligned
+# jemalloc and glibc) and the untimed measurements of kvmem-bench --kb-stats
 # (footprint, share of allocations served without the arena lock).
 #
 #   quick (default)  5 repetitions, min time 0.05 s: under 5 minutes on 2 cores
@@ -27,7 +29,8 @@
 # Writes to DIR (default bench-results/): raw*.json (Google Benchmark, one
 # per binary), medians.tsv, callgrind.tsv, stats.txt, summary.json,
 # report.txt, and with gnuplot plots/*.png (fragmentation sweep, thread
-# scaling, quantum-cache sizes against jemalloc).
+# scaling, quantum-cache sizes against jemalloc, kmem per NUMA policy; the
+# last from summary.json).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -207,11 +210,13 @@ if [ $cg = 1 ]; then
 			continue
 		fi
 		ops=$(awk -F '\t' '$1 == "kb-callgrind" { print $3 }' "$f.log")
+		# pages_op (kmem rows) rides along in the counters column: Ir per page.
+		pgop=$(awk -F '\t' '$1 == "kb-counter" && $2 == "pages_op" { print "pages_op=" $3 }' "$f.log")
 		# With collection toggled, "summary:" may read 0; "totals:" holds the count.
 		ir=$(awk '/^totals:/ { t = $2 } /^summary:/ { s = $2 }
 		    END { print (t != "" ? t : s) }' "$f")
-		awk -v n="$n" -v ir="$ir" -v ops="$ops" \
-		    'BEGIN { if (ops > 0) printf "%s\t%.1f\t-\tIr\t\n", n, ir / ops }' \
+		awk -v n="$n" -v ir="$ir" -v ops="$ops" -v c="$pgop" \
+		    'BEGIN { if (ops > 0) printf "%s\t%.1f\t-\tIr\t%s\n", n, ir / ops, c }' \
 		    >> "$out/callgrind.tsv"
 	done < "$out/cglist.tsv"
 	say "instructions per operation (callgrind, collection around the measured loop only):"
@@ -229,33 +234,12 @@ else
 	awk -f "$awkf" -v mode=qcache "$out/list.tsv" "$med"
 fi | tee -a "$report"
 
-# ---- Plots ----------------------------------------------------------------------
-if command -v gnuplot > /dev/null && [ $timed = 1 ]; then
-	mkdir -p "$out/plots"
-	pd="$out/plots"
-	awk -f "$awkf" -v mode=plotfrag "$out/list.tsv" "$med" > "$pd/frag.dat"
-	awk -f "$awkf" -v mode=plotthreads "$out/list.tsv" "$med" > "$pd/threads.dat"
-	for r in qcache_q64 qcache_q4K; do
-		awk -f "$awkf" -v mode=plotqc -v row=$r "$out/list.tsv" "$med" > "$pd/$r.dat"
-		if [ $cg = 1 ]; then
-			awk -f "$awkf" -v mode=plotqc -v row=$r -v cg=1 "$out/list.tsv" "$med" \
-			    "$out/callgrind.tsv" > "$pd/${r}_ir.dat"
-		fi
-	done
-	made=''
-	: > "$pd/gnuplot.log"
-	for part in frag threads qcache; do
-		rm -f "$pd/$part.png"
-		if gnuplot -e "pd='$pd'; cg=$cg; part='$part'" "$here/plots.gp" \
-		    2>> "$pd/gnuplot.log"; then
-			made="$made $pd/$part.png"
-		else
-			echo "run-report.sh: no $part plot (no data?); see $pd/gnuplot.log" >&2
-			rm -f "$pd/$part.png"
-		fi
-	done
-	[ -z "$made" ] || say "plots:$made"
-fi
+# ---- kmem: per page, placement, promotion ----------------------------------------
+if [ $cg = 1 ]; then
+	awk -f "$awkf" -v mode=kmem "$out/list.tsv" "$med" "$out/callgrind.tsv"
+else
+	awk -f "$awkf" -v mode=kmem "$out/list.tsv" "$med"
+fi | tee -a "$report"
 
 # ---- summary.json -------------------------------------------------------------
 jesc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
@@ -285,4 +269,36 @@ jesc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 	fi
 	printf '"stats": "stats.txt",\n"report": "report.txt"\n}\n'
 } > "$out/summary.json"
+
+# ---- Plots ----------------------------------------------------------------------
+if command -v gnuplot > /dev/null && [ $timed = 1 ]; then
+	mkdir -p "$out/plots"
+	pd="$out/plots"
+	awk -f "$awkf" -v mode=plotfrag "$out/list.tsv" "$med" > "$pd/frag.dat"
+	awk -f "$awkf" -v mode=plotthreads "$out/list.tsv" "$med" > "$pd/threads.dat"
+	# The NUMA policy plot reads summary.json (written above), so it can be
+	# redrawn from a kept summary alone.
+	awk -f "$awkf" -v mode=plotnuma "$out/summary.json" > "$pd/numa.dat"
+	for r in qcache_q64 qcache_q4K; do
+		awk -f "$awkf" -v mode=plotqc -v row=$r "$out/list.tsv" "$med" > "$pd/$r.dat"
+		if [ $cg = 1 ]; then
+			awk -f "$awkf" -v mode=plotqc -v row=$r -v cg=1 "$out/list.tsv" "$med" \
+			    "$out/callgrind.tsv" > "$pd/${r}_ir.dat"
+		fi
+	done
+	made=''
+	: > "$pd/gnuplot.log"
+	for part in frag threads qcache numa; do
+		rm -f "$pd/$part.png"
+		if gnuplot -e "pd='$pd'; cg=$cg; part='$part'" "$here/plots.gp" \
+		    2>> "$pd/gnuplot.log"; then
+			made="$made $pd/$part.png"
+		else
+			echo "run-report.sh: no $part plot (no data?); see $pd/gnuplot.log" >&2
+			rm -f "$pd/$part.png"
+		fi
+	done
+	[ -z "$made" ] || say "plots:$made"
+fi
+
 echo "wrote $report and $out/summary.json" >&2

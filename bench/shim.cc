@@ -25,7 +25,9 @@
 //     Set NAME up, then run N operations with callgrind collection switched
 //     on around the run() calls only (start valgrind with
 //     --instr-atstart=no --collect-atstart=no).  Prints
-//     "kb-callgrind<TAB>NAME<TAB>N".  Threaded entries run as thread 0 only.
+//     "kb-callgrind<TAB>NAME<TAB>N", then the workload's counters as
+//     "kb-counter<TAB>NAME<TAB>VALUE" lines (pages_op gives instructions
+//     per page).  Threaded entries run as thread 0 only.
 //
 // Built three ways: the main binary (KB_HAVE_VMEM: kvmem, the reference
 // allocators, glibc and, with KB_HAVE_JEMALLOC, jemalloc), and one binary
@@ -201,7 +203,23 @@ void calibrate_timer()
 
 void set_counter(void *arg, const char *name, double value)
 {
-	static_cast<benchmark::State *>(arg)->counters[name] = value;
+	benchmark::State &state = *static_cast<benchmark::State *>(arg);
+
+	state.counters[name] = value;
+	// pages_op: also the time per page, 1 / (pages per second), which Google
+	// Benchmark computes with the row's own clock (manual, real or CPU time)
+	// and the operations of all threads.  The 1e-9 makes it nanoseconds.
+	if (std::strcmp(name, "pages_op") == 0 && value > 0)
+		state.counters["ns_page"] = benchmark::Counter(value * 1e-9,
+		    benchmark::Counter::kIsIterationInvariantRate |
+		    benchmark::Counter::kInvert);
+}
+
+// Callgrind mode: counters go to stdout as "kb-counter<TAB>NAME<TAB>VALUE".
+void print_counter(void *arg, const char *name, double value)
+{
+	(void)arg;
+	std::printf("kb-counter\t%s\t%.6g\n", name, value);
 }
 
 uint64_t batch_of(const kb_workload *w)
@@ -336,6 +354,8 @@ int run_callgrind(const Entry &e, uint64_t ops)
 	}
 	CALLGRIND_STOP_INSTRUMENTATION;
 	std::printf("kb-callgrind\t%s\t%llu\n", e.name.c_str(), (unsigned long long)ops);
+	if (w->counters != nullptr)
+		w->counters(st, print_counter, nullptr);
 	w->teardown(st);
 	return 0;
 }
@@ -431,6 +451,7 @@ int main(int argc, char **argv)
 	add_table(kb_vmem_workloads, all);
 	add_table(kb_qcache_workloads, all);
 	add_table(kb_trace_workloads, all);
+	add_table(kb_kmem_workloads, all);
 	add_table(kb_baseline_workloads, all);
 	add_table(kb_malloc_workloads, all);
 #ifdef KB_HAVE_JEMALLOC

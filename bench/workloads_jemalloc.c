@@ -72,6 +72,21 @@ KB_MALLOC_TRACE(je_malloc, JE_MALLOC, JE_FREE)
 	{ row, "quanta", #val, "jemalloc_mallocx", kb_mstate_none, \
 	  kb_mstate_none_free, NULL, je_mallocx_run_pair, NULL, { 0 }, \
 	  { size, 0 }, 0, 0, KB_CG_CORE }
+/*
+ * Page-sized rows also get mallocx(MALLOCX_LG_ALIGN(12)), the constant form
+ * of MALLOCX_ALIGN(4096), + sdallocx: what a page allocator's caller would
+ * ask for.  From 16 KiB up jemalloc 5.3 serves these outside its thread
+ * cache (the report notes it next to the rows).
+ */
+#define QPAIR_AL(row, val, size) \
+	QPAIR(row, val, size), \
+	{ row, "quanta", #val, "jemalloc_mallocx_align", kb_mstate_none, \
+	  kb_mstate_none_free, NULL, je_mallocx_run_pair, NULL, { 0 }, \
+	  { size, MALLOCX_LG_ALIGN(12) }, 0, 0, KB_CG_CORE }
+#define QPAIRS_AL(row, q) \
+	QPAIR_AL(row, 1, 1 * q), QPAIR_AL(row, 2, 2 * q), QPAIR_AL(row, 3, 3 * q), \
+	QPAIR_AL(row, 4, 4 * q), QPAIR_AL(row, 5, 5 * q), QPAIR_AL(row, 6, 6 * q), \
+	QPAIR_AL(row, 7, 7 * q), QPAIR_AL(row, 8, 8 * q)
 #define QPAIRS(row, q) \
 	QPAIR(row, 1, 1 * q), QPAIR(row, 2, 2 * q), QPAIR(row, 3, 3 * q), \
 	QPAIR(row, 4, 4 * q), QPAIR(row, 5, 5 * q), QPAIR(row, 6, 6 * q), \
@@ -83,7 +98,7 @@ KB_MALLOC_TRACE(je_malloc, JE_MALLOC, JE_FREE)
 
 const struct kb_workload kb_jemalloc_workloads[] = {
 	QPAIRS("qcache_q64", 64),
-	QPAIRS("qcache_q4K", 4096),
+	QPAIRS_AL("qcache_q4K", 4096),
 	THR(1),
 	THR(2),
 	KB_PC_ROW("pc_64B", "jemalloc_malloc", je_malloc, 64, 0),
