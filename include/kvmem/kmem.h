@@ -162,6 +162,15 @@ KVMEM_EXPORT struct kmem *kmem_create(const struct kmem_config *cfg);
  * Nothing may use the instance concurrently or afterwards.
  */
 KVMEM_EXPORT void kmem_destroy(struct kmem *k);
+/*
+ * Call fn for every live instance, in creation order, stopping at (and
+ * returning) the first nonzero result; 0 when all were visited, EINVAL for
+ * fn NULL.  Holds the process-wide instance list lock: fn must not create
+ * or destroy instances (a kmem_destroy() elsewhere waits until the walk
+ * ends).
+ */
+typedef int kmem_foreach_fn(struct kmem *k, void *arg);
+KVMEM_EXPORT int kmem_foreach(kmem_foreach_fn *fn, void *arg);
 
 KVMEM_EXPORT const char *kmem_name(const struct kmem *k);
 KVMEM_EXPORT int kmem_ndomains(const struct kmem *k);

@@ -169,6 +169,15 @@ KVMEM_EXPORT struct pmap_sim *pmap_sim_create(const struct pmap_sim_config *cfg)
  * Nothing may use it concurrently or afterwards.
  */
 KVMEM_EXPORT void pmap_sim_destroy(struct pmap_sim *sim);
+/*
+ * Call fn for every live machine (those inside kmem instances too), in
+ * creation order, stopping at (and returning) the first nonzero result;
+ * 0 when all were visited, EINVAL for fn NULL.  Holds the process-wide
+ * machine list lock: fn must not create or destroy machines (a
+ * pmap_sim_destroy() elsewhere waits until the walk ends).
+ */
+typedef int pmap_sim_foreach_fn(struct pmap_sim *sim, void *arg);
+KVMEM_EXPORT int pmap_sim_foreach(pmap_sim_foreach_fn *fn, void *arg);
 
 KVMEM_EXPORT const char *pmap_sim_name(const struct pmap_sim *sim);
 KVMEM_EXPORT int pmap_sim_ndomains(const struct pmap_sim *sim);

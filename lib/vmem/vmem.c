@@ -143,8 +143,8 @@ registry_unlink(struct vmem_arena *vm)
 	}
 	/* A child naming this arena as its parent would dangle. */
 	for (struct vmem_arena *c = registry_head; c != NULL; c = c->reg_next)
-		if (c->parent == vm)
-			c->parent = NULL;
+		if (atomic_load_explicit(&c->parent, memory_order_relaxed) == vm)
+			atomic_store_explicit(&c->parent, NULL, memory_order_release);
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -1211,7 +1211,7 @@ vmem_set_source(vmem_t *child, vmem_t *parent, vmem_size_t import_quantum)
 	set_import(c, NULL, vmem_ximport_from_arena, vmem_release_to_arena,
 	    parent, import_quantum);
 	pthread_mutex_lock(&registry_lock);
-	c->parent = p;
+	atomic_store_explicit(&c->parent, p, memory_order_release);
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -1221,7 +1221,7 @@ vmem_set_parent(vmem_t *child, vmem_t *parent)
 	struct vmem_arena *c = arena(child, "vmem_set_parent");
 	struct vmem_arena *p = parent != NULL ? arena(parent, "vmem_set_parent") : NULL;
 	pthread_mutex_lock(&registry_lock);
-	c->parent = p;
+	atomic_store_explicit(&c->parent, p, memory_order_release);
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -1229,9 +1229,8 @@ vmem_t *
 vmem_get_parent(vmem_t *v)
 {
 	struct vmem_arena *vm = arena(v, "vmem_get_parent");
-	pthread_mutex_lock(&registry_lock);
-	struct vmem_arena *p = vm->parent;
-	pthread_mutex_unlock(&registry_lock);
+	/* No lock: vmem_foreach callbacks call this with the list lock held. */
+	struct vmem_arena *p = atomic_load_explicit(&vm->parent, memory_order_acquire);
 	return p != NULL ? VT(p) : NULL;
 }
 

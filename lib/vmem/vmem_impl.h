@@ -95,7 +95,9 @@ struct vmem_arena {
 	vmem_ximport_t		*ximportfn;
 	vmem_release_t		*releasefn;
 	void			*import_arg;
-	struct vmem_arena	*parent;	/* for observers: vmem_get_parent */
+	/* For observers (vmem_get_parent): written under the arena list
+	 * lock, read without it (a vmem_foreach callback holds that lock). */
+	_Atomic(struct vmem_arena *) parent;
 	vmem_size_t		import_quantum;
 	vmem_reclaim_t		*reclaimfn;
 	vmem_size_t		limit;

@@ -614,3 +614,35 @@ Test(observe, parent_from_set_source_and_set_parent)
 	cr_assert_null(vmem_get_parent(mid), "a destroyed parent is forgotten");
 	vmem_destroy(mid);
 }
+
+/* An observer's walk: vmem_get_parent and the stats inside a vmem_foreach
+ * callback (the list lock is held there). */
+struct tree_walk {
+	vmem_t	*child, *parent;
+	int	found;
+};
+
+static int
+tree_cb(vmem_t *vm, void *arg)
+{
+	struct tree_walk *w = arg;
+	struct vmem_stats st = { .version = VMEM_STATS_VERSION };
+
+	cr_assert_eq(vmem_get_stats(vm, &st), 0);
+	if (vm == w->child && vmem_get_parent(vm) == w->parent)
+		w->found++;
+	return 0;
+}
+
+Test(observe, foreach_callback_may_ask_for_parents, .timeout = 20)
+{
+	vmem_t *p = vmem_create("tp", 0x100000, 0x100000, 4096, 0, M_WAITOK);
+	vmem_t *c = vmem_create("tc", 0, 0, 4096, 0, M_WAITOK);
+	struct tree_walk w = { .child = c, .parent = p };
+
+	vmem_set_source(c, p, 0);
+	cr_assert_eq(vmem_foreach(tree_cb, &w), 0);
+	cr_assert_eq(w.found, 1);
+	vmem_destroy(c);
+	vmem_destroy(p);
+}
