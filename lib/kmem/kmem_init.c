@@ -60,75 +60,32 @@
 #include <time.h>
 
 #include "kmem_impl.h"
+#include "kvmem_registry.h"
 
 static _Atomic long live_instances;
 
-/*
- * Every live instance in creation order, for kmem_foreach().  Linked once
- * built, unlinked before the teardown starts.
- */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kmem **registry;
-static size_t registry_len, registry_cap;
+/* Every live instance, for kmem_foreach() (see kvmem_registry.h). */
+static struct kvmem_registry registry = KVMEM_REGISTRY_INIT;
 
-/* Append k; 0 or ENOMEM. */
+struct foreach_ctx {
+	kmem_foreach_fn	*fn;
+	void		*arg;
+};
+
 static int
-registry_link(struct kmem *k)
+foreach_visit(void *item, void *ctx)
 {
-	int error = 0;
-
-	pthread_mutex_lock(&registry_lock);
-	if (registry_len == registry_cap) {
-		size_t cap = registry_cap != 0 ? 2 * registry_cap : 8;
-		struct kmem **n = realloc(registry, cap * sizeof(*n));
-
-		if (n == NULL)
-			error = ENOMEM;
-		else {
-			registry = n;
-			registry_cap = cap;
-		}
-	}
-	if (error == 0)
-		registry[registry_len++] = k;
-	pthread_mutex_unlock(&registry_lock);
-	return error;
-}
-
-/* Remove k (waits for a walk in progress); frees the list when it empties. */
-static void
-registry_unlink(struct kmem *k)
-{
-	size_t i;
-
-	pthread_mutex_lock(&registry_lock);
-	for (i = 0; i < registry_len && registry[i] != k; i++)
-		;
-	if (i < registry_len) {
-		memmove(&registry[i], &registry[i + 1], (registry_len - i - 1) * sizeof(*registry));
-		registry_len--;
-	}
-	if (registry_len == 0) {
-		free(registry);
-		registry = NULL;
-		registry_cap = 0;
-	}
-	pthread_mutex_unlock(&registry_lock);
+	struct foreach_ctx *c = ctx;
+	return c->fn(item, c->arg);
 }
 
 int
 kmem_foreach(kmem_foreach_fn *fn, void *arg)
 {
-	size_t i;
-	int r = 0;
-
 	if (fn == NULL)
 		return EINVAL;
-	pthread_mutex_lock(&registry_lock);
-	for (i = 0; i < registry_len && r == 0; i++)
-		r = fn(registry[i], arg);
-	pthread_mutex_unlock(&registry_lock);
-	return r;
+	struct foreach_ctx c = { fn, arg };
+	return kvmem__registry_walk(&registry, foreach_visit, &c);
 }
 
 long
@@ -616,7 +573,7 @@ kmem_create(const struct kmem_config *cfg)
 		    cfg->pipe_map_size, VMFS_ANY_SPACE, &k->pipe_map)) != 0)
 			goto fail;
 	}
-	if ((error = registry_link(k)) != 0)
+	if ((error = kvmem__registry_link(&registry, k)) != 0)
 		goto fail;
 	atomic_fetch_add(&live_instances, 1);
 	return k;
@@ -727,7 +684,7 @@ kmem_destroy(struct kmem *k)
 	if (k == NULL)
 		return;
 	k = kmem__get(k, "kmem_destroy");
-	registry_unlink(k);
+	kvmem__registry_unlink(&registry, k);
 	leaked = leaked_bytes(k, &first);
 	if (leaked != 0)
 		kmem__misuse(k, KMEM_MISUSE_LEAK, first, leaked, "kmem_destroy",

@@ -36,76 +36,32 @@
 #include <sys/mman.h>
 
 #include "pmap_sim_impl.h"
+#include "kvmem_registry.h"
 
 static atomic_long live_machines;
 
-/*
- * Every live machine in creation order, for pmap_sim_foreach().  A machine
- * is linked once built and unlinked before anything of it is torn down, so
- * a walker holding the lock only ever sees whole machines.
- */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pmap_sim **registry;
-static size_t registry_len, registry_cap;
+/* Every live machine, for pmap_sim_foreach() (see kvmem_registry.h). */
+static struct kvmem_registry registry = KVMEM_REGISTRY_INIT;
 
-/* Append sim; 0 or ENOMEM. */
+struct foreach_ctx {
+	pmap_sim_foreach_fn	*fn;
+	void		*arg;
+};
+
 static int
-registry_link(struct pmap_sim *sim)
+foreach_visit(void *item, void *ctx)
 {
-	int error = 0;
-
-	pthread_mutex_lock(&registry_lock);
-	if (registry_len == registry_cap) {
-		size_t cap = registry_cap != 0 ? 2 * registry_cap : 8;
-		struct pmap_sim **n = realloc(registry, cap * sizeof(*n));
-
-		if (n == NULL)
-			error = ENOMEM;
-		else {
-			registry = n;
-			registry_cap = cap;
-		}
-	}
-	if (error == 0)
-		registry[registry_len++] = sim;
-	pthread_mutex_unlock(&registry_lock);
-	return error;
-}
-
-/* Remove sim (waits for a walk in progress); frees the list when it empties. */
-static void
-registry_unlink(struct pmap_sim *sim)
-{
-	size_t i;
-
-	pthread_mutex_lock(&registry_lock);
-	for (i = 0; i < registry_len && registry[i] != sim; i++)
-		;
-	if (i < registry_len) {
-		memmove(&registry[i], &registry[i + 1], (registry_len - i - 1) * sizeof(*registry));
-		registry_len--;
-	}
-	if (registry_len == 0) {
-		free(registry);
-		registry = NULL;
-		registry_cap = 0;
-	}
-	pthread_mutex_unlock(&registry_lock);
+	struct foreach_ctx *c = ctx;
+	return c->fn(item, c->arg);
 }
 
 int
 pmap_sim_foreach(pmap_sim_foreach_fn *fn, void *arg)
 {
-	size_t i;
-	int r = 0;
-
 	if (fn == NULL)
 		return EINVAL;
-	pthread_mutex_lock(&registry_lock);
-	for (i = 0; i < registry_len && r == 0; i++)
-		r = fn(registry[i], arg);
-	pthread_mutex_unlock(&registry_lock);
-	return r;
+	struct foreach_ctx c = { fn, arg };
+	return kvmem__registry_walk(&registry, foreach_visit, &c);
 }
 static _Atomic(pmap_sim_misuse_fn *) default_misuse_fn;
 static void *_Atomic default_misuse_arg;
@@ -378,7 +334,7 @@ pmap_sim_create(const struct pmap_sim_config *cfg)
 		psim_object_fini(sim->kobj);
 		goto nomem_key;
 	}
-	if (registry_link(sim) != 0) {
+	if (kvmem__registry_link(&registry, sim) != 0) {
 		psim_pmap_fini(sim);
 		while (sim->objects != NULL)
 			psim_object_fini(sim->objects);
@@ -401,7 +357,7 @@ pmap_sim_destroy(struct pmap_sim *sim)
 {
 	if (sim == NULL)
 		return;
-	registry_unlink(sim);
+	kvmem__registry_unlink(&registry, sim);
 	psim_pmap_fini(sim);
 	while (sim->objects != NULL)
 		psim_object_fini(sim->objects);
