@@ -44,4 +44,29 @@
 #define KVMEM_LIKELY(x)		__builtin_expect(!!(x), 1)
 #define KVMEM_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 
+/*
+ * Initialize a mutex that is held briefly and often contended (the
+ * simulated machine's domain, pmap and object locks): glibc's adaptive
+ * kind spins a little before sleeping in the kernel, which spares two
+ * threads working the same machine a futex wake and wait per hand-off.
+ * A plain mutex elsewhere.
+ */
+#include <pthread.h>
+static inline int
+kvmem_mutex_init_adaptive(pthread_mutex_t *m)
+{
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+	pthread_mutexattr_t a;
+	int error;
+	if (pthread_mutexattr_init(&a) != 0)
+		return pthread_mutex_init(m, NULL);
+	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	error = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return error;
+#else
+	return pthread_mutex_init(m, NULL);
+#endif
+}
+
 #endif /* KVMEM_CONFIG_H */

@@ -262,7 +262,7 @@ pmap_sim_create(const struct pmap_sim_config *cfg)
 		struct psim_domain *d = &sim->dom[i];
 		uint64_t n = cfg_domain_size(cfg, i) >> PMAP_SIM_PAGE_SHIFT;
 
-		pthread_mutex_init(&d->lock, NULL);
+		kvmem_mutex_init_adaptive(&d->lock);
 		pthread_cond_init(&d->free_cv, NULL);
 		d->id = i;
 		d->start_pfn = pfn;

@@ -1069,7 +1069,7 @@ psim_pmap_init(struct pmap_sim *sim)
 	struct pmap *pm = &sim->kpmap;
 
 	pm->sim = sim;
-	pthread_mutex_init(&pm->lock, NULL);
+	kvmem_mutex_init_adaptive(&pm->lock);
 	psim_map_init(&pm->saved);
 	if (ptp_alloc(pm, 0, 4, 0, &pm->pml4_pa) != 0) {
 		pthread_mutex_destroy(&pm->lock);

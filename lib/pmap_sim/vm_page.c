@@ -47,7 +47,7 @@ void
 psim_object_init(struct pmap_sim *sim, struct vm_object *obj, int flags)
 {
 	obj->sim = sim;
-	pthread_mutex_init(&obj->lock, NULL);
+	kvmem_mutex_init_adaptive(&obj->lock);
 	obj->flags = flags;
 	psim_map_init(&obj->pages);
 	psim_map_init(&obj->chunks);
